@@ -158,8 +158,8 @@ impl Normalizer {
     }
 
     fn build<'a>(&mut self, nodes: &[Node<'a>], observed: Timestamp) -> Result<Record<'a>, Rejection> {
-        let top_len = match nodes.first() {
-            Some(Node::Object { len, .. }) => *len,
+        match nodes.first() {
+            Some(Node::Object { .. }) => {}
             Some(other) => {
                 return Err(Rejection {
                     reason: RejectReason::NotAnObject,
@@ -169,8 +169,8 @@ impl Normalizer {
             None => {
                 return Err(Rejection { reason: RejectReason::InvalidJson, detail: "empty input".into() });
             }
-        };
-        let producer = detect(top_level_markers(nodes, top_len));
+        }
+        let producer = detect(top_level_markers(nodes));
         let compiled = Arc::clone(&self.compiled);
         let plan = compiled.plan(producer);
         let mut builder = Builder::new(compiled.declared.len());
@@ -212,17 +212,8 @@ fn node_count(node: &Node<'_>) -> usize {
     }
 }
 
-fn top_level_markers(nodes: &[Node<'_>], len: usize) -> u32 {
-    let mut markers = 0;
-    let mut index = 1;
-    for _ in 0..len {
-        if let Some(Node::String(key)) = nodes.get(index) {
-            markers |= marker_of(key);
-        }
-        index += 1;
-        index += nodes.get(index).map_or(1, node_count);
-    }
-    markers
+fn top_level_markers(nodes: &[Node<'_>]) -> u32 {
+    object_keys(nodes).fold(0, |markers, key| markers | marker_of(key))
 }
 
 /// Converts a tape subtree to a [`Value`].
@@ -235,7 +226,9 @@ fn to_value<'a>(nodes: &[Node<'a>]) -> Value<'a> {
             Node::Static(StaticNode::Null) => Value::Null,
             Node::Static(StaticNode::Bool(b)) => Value::Bool(b),
             Node::Static(StaticNode::I64(n)) => Value::I64(n),
-            Node::Static(StaticNode::U64(n)) => Value::U64(n),
+            // simd-json reads every non-negative integer as u64; keep one
+            // integer type wherever it fits so columns stay one type.
+            Node::Static(StaticNode::U64(n)) => i64::try_from(n).map_or(Value::U64(n), Value::I64),
             Node::Static(StaticNode::F64(n)) => Value::F64(n),
             Node::Array { len, .. } => Value::Array((0..len).map(|_| convert(nodes, index)).collect()),
             Node::Object { len, .. } => Value::Object(
@@ -380,7 +373,7 @@ impl Walker<'_> {
                     self.walk_object(builder, value_nodes);
                     *self.path = saved;
                 }
-                Some(binding) if binding.role.takes_objects() && binding.role != Role::OtlpAttributes => {
+                Some(binding) if takes_this_object(binding.role, value_nodes) => {
                     builder.offer(binding, path_key(self.path), to_value(value_nodes));
                 }
                 _ => {
@@ -431,6 +424,39 @@ impl Walker<'_> {
             self.path.truncate(prefix_len);
         }
     }
+}
+
+/// Whether a role takes this object whole (rather than its members being
+/// flattened): a time object must have seconds, a message object must be an
+/// OTLP `AnyValue`. ECS's `"log": {"level": …}` is not a message.
+fn takes_this_object(role: Role, nodes: &[Node<'_>]) -> bool {
+    let mut keys = object_keys(nodes);
+    match role {
+        Role::Timestamp(_) => keys.any(|k| k == "seconds" || k == "epochSecond"),
+        Role::Message => {
+            let first = keys.next();
+            first.is_some_and(|k| k.ends_with("Value")) && keys.next().is_none()
+        }
+        _ => false,
+    }
+}
+
+/// The keys of a tape object.
+fn object_keys<'n, 'a>(nodes: &'n [Node<'a>]) -> impl Iterator<Item = &'a str> + 'n {
+    let len = match nodes.first() {
+        Some(Node::Object { len, .. }) => *len,
+        _ => 0,
+    };
+    let mut index = 1;
+    (0..len).filter_map(move |_| {
+        let key = match nodes.get(index) {
+            Some(Node::String(k)) => Some(*k),
+            _ => None,
+        };
+        index += 1;
+        index += nodes.get(index).map_or(1, node_count);
+        key
+    })
 }
 
 /// OTLP/JSON `AnyValue` (`{"stringValue": "x"}`, `{"intValue": "5"}`, …) to a plain value.

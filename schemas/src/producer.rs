@@ -127,12 +127,6 @@ pub(crate) enum Role {
     OtlpAttributes,
 }
 
-impl Role {
-    /// Whether the role takes an object value whole instead of flattening it.
-    pub(crate) fn takes_objects(self) -> bool {
-        matches!(self, Role::Timestamp(_) | Role::Message | Role::Container(_) | Role::OtlpAttributes)
-    }
-}
 
 /// Where one producer writes the canonical fields.
 pub(crate) struct Profile {

@@ -326,7 +326,20 @@ fn parse_iso(bytes: &[u8], zone: &DefaultZone) -> Result<Timestamp, TimestampErr
         }
         second_of_day = hour * 3600 + minute * 60 + second;
     }
-    let rest = &bytes[cursor.position..];
+    let mut rest = &bytes[cursor.position..];
+    // Go's time.String(): "2014-03-10 19:57:38.562264131 -0400 EDT". A space
+    // may precede the offset, and a zone abbreviation may follow it; the
+    // numeric offset is authoritative, so the abbreviation is ignored.
+    if let [b' ', b'+' | b'-', ..] = rest {
+        rest = &rest[1..];
+    }
+    if let Some(space) = rest.iter().position(|&b| b == b' ')
+        && matches!(rest.first(), Some(b'+' | b'-'))
+        && rest[space + 1..].iter().all(u8::is_ascii_alphabetic)
+        && space + 1 < rest.len()
+    {
+        rest = &rest[..space];
+    }
     let days = days_from_civil(year, month, day);
     let local_seconds = days * SECONDS_PER_DAY + second_of_day;
     let utc_seconds = if rest.is_empty() {
@@ -470,6 +483,9 @@ mod tests {
         // Crossing midnight and a year boundary through the offset.
         check("2024-01-01T00:30:00+01:00", "2023-12-31T23:30:00.000000000Z");
         check("  2024-02-29T12:00:00Z ", "2024-02-29T12:00:00.000000000Z");
+        // Go's default time.String() format, as in logrus's README.
+        check("2014-03-10 19:57:38.562264131 -0400 EDT", "2014-03-10T23:57:38.562264131Z");
+        check("2014-03-10 19:57:38 +0000 UTC", "2014-03-10T19:57:38.000000000Z");
     }
 
     #[test]
