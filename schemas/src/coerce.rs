@@ -38,11 +38,11 @@ pub(crate) fn coerce<'a>(
         (FieldType::U64, Value::String(s)) => canonical_integer::<u64>(s).map(TypedValue::U64),
 
         (FieldType::F64, Value::F64(n)) => Some(TypedValue::F64(*n)),
-        (FieldType::F64, Value::I64(n)) => (n.unsigned_abs() <= F64_EXACT_INTEGER).then_some(TypedValue::F64(*n as f64)),
-        (FieldType::F64, Value::U64(n)) => (*n <= F64_EXACT_INTEGER).then_some(TypedValue::F64(*n as f64)),
-        (FieldType::F64, Value::String(s)) => {
-            s.parse::<f64>().ok().filter(|n| n.is_finite()).map(TypedValue::F64)
+        (FieldType::F64, Value::I64(n)) => {
+            (n.unsigned_abs() <= F64_EXACT_INTEGER).then_some(TypedValue::F64(*n as f64))
         }
+        (FieldType::F64, Value::U64(n)) => (*n <= F64_EXACT_INTEGER).then_some(TypedValue::F64(*n as f64)),
+        (FieldType::F64, Value::String(s)) => s.parse::<f64>().ok().filter(|n| n.is_finite()).map(TypedValue::F64),
 
         (FieldType::Bool, Value::Bool(b)) => Some(TypedValue::Bool(*b)),
         (FieldType::Bool, Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(TypedValue::Bool(true)),
@@ -51,12 +51,16 @@ pub(crate) fn coerce<'a>(
         (FieldType::Timestamp, Value::String(s)) => {
             timestamp::parse_text(s, EpochUnit::Auto, zone).ok().map(TypedValue::Timestamp)
         }
-        (FieldType::Timestamp, Value::I64(n)) => timestamp::from_epoch_i64(*n, EpochUnit::Auto).ok().map(TypedValue::Timestamp),
+        (FieldType::Timestamp, Value::I64(n)) => {
+            timestamp::from_epoch_i64(*n, EpochUnit::Auto).ok().map(TypedValue::Timestamp)
+        }
         (FieldType::Timestamp, Value::U64(n)) => i64::try_from(*n)
             .ok()
             .and_then(|n| timestamp::from_epoch_i64(n, EpochUnit::Auto).ok())
             .map(TypedValue::Timestamp),
-        (FieldType::Timestamp, Value::F64(n)) => timestamp::from_epoch_f64(*n, EpochUnit::Auto).ok().map(TypedValue::Timestamp),
+        (FieldType::Timestamp, Value::F64(n)) => {
+            timestamp::from_epoch_f64(*n, EpochUnit::Auto).ok().map(TypedValue::Timestamp)
+        }
 
         (FieldType::Ip, Value::String(s)) => s.parse::<IpAddr>().ok().map(TypedValue::Ip),
         _ => None,

@@ -58,8 +58,7 @@ pub enum Level {
 }
 
 impl Level {
-    pub const ALL: [Level; 6] =
-        [Level::Trace, Level::Debug, Level::Info, Level::Warn, Level::Error, Level::Fatal];
+    pub const ALL: [Level; 6] = [Level::Trace, Level::Debug, Level::Info, Level::Warn, Level::Error, Level::Fatal];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -202,9 +201,7 @@ const NO_LEVEL_WORDS: &[&str] = &["default", "unspecified", "off", "all", "none"
 pub fn parse_level_text(text: &str, convention: LevelConvention) -> LevelOutcome {
     let text = text.trim();
     if !text.is_empty() && text.len() <= 3 && text.bytes().all(|b| b.is_ascii_digit()) {
-        return text
-            .parse::<i64>()
-            .map_or(LevelOutcome::Unrecognized, |n| parse_level_number(n, convention));
+        return text.parse::<i64>().map_or(LevelOutcome::Unrecognized, |n| parse_level_number(n, convention));
     }
     if let Some(number) = convention_word(text, convention) {
         return ParsedLevel::from_number(number).map_or(LevelOutcome::Unrecognized, LevelOutcome::Parsed);
@@ -214,12 +211,8 @@ pub fn parse_level_text(text: &str, convention: LevelConvention) -> LevelOutcome
         return LevelOutcome::Parsed(parsed);
     }
     match WORDS.iter().find(|(word, _)| word.eq_ignore_ascii_case(text)) {
-        Some(&(_, number)) => {
-            ParsedLevel::from_number(number).map_or(LevelOutcome::Unrecognized, LevelOutcome::Parsed)
-        }
-        None if NO_LEVEL_WORDS.iter().any(|w| w.eq_ignore_ascii_case(text)) => {
-            LevelOutcome::Unspecified
-        }
+        Some(&(_, number)) => ParsedLevel::from_number(number).map_or(LevelOutcome::Unrecognized, LevelOutcome::Parsed),
+        None if NO_LEVEL_WORDS.iter().any(|w| w.eq_ignore_ascii_case(text)) => LevelOutcome::Unspecified,
         None => LevelOutcome::Unrecognized,
     }
 }
@@ -370,11 +363,28 @@ mod tests {
             LevelOutcome::Parsed(p) => Some((p.level, p.severity_number.get())),
             _ => None,
         };
-        let syslog = [(0, Fatal, 21), (1, Error, 19), (2, Error, 18), (3, Error, 17), (4, Warn, 13), (5, Info, 10), (6, Info, 9), (7, Debug, 5)];
+        let syslog = [
+            (0, Fatal, 21),
+            (1, Error, 19),
+            (2, Error, 18),
+            (3, Error, 17),
+            (4, Warn, 13),
+            (5, Info, 10),
+            (6, Info, 9),
+            (7, Debug, 5),
+        ];
         for (value, level, number) in syslog {
             assert_eq!(n(value, LevelConvention::Syslog), Some((level, number)));
         }
-        let bunyan = [(10, Trace, 1), (20, Debug, 5), (30, Info, 9), (35, Info, 9), (40, Warn, 13), (50, Error, 17), (60, Fatal, 21)];
+        let bunyan = [
+            (10, Trace, 1),
+            (20, Debug, 5),
+            (30, Info, 9),
+            (35, Info, 9),
+            (40, Warn, 13),
+            (50, Error, 17),
+            (60, Fatal, 21),
+        ];
         for (value, level, number) in bunyan {
             assert_eq!(n(value, LevelConvention::Bunyan), Some((level, number)));
         }

@@ -92,6 +92,37 @@ impl DeprecatedUsage {
     }
 }
 
+/// A reusable buffer holding one line followed by the padding simd-json
+/// reads past the end of its input. Parsing from it skips the copy
+/// [`Normalizer::normalize`] must otherwise make; the pipeline copies each
+/// line here once anyway, because parsing unescapes strings in place and a
+/// rejected line must be written out as it arrived.
+#[derive(Default)]
+pub struct LineBuffer {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl LineBuffer {
+    pub fn new() -> LineBuffer {
+        LineBuffer::default()
+    }
+
+    /// Replaces the contents with `line`.
+    pub fn fill(&mut self, line: &[u8]) {
+        self.bytes.clear();
+        self.bytes.reserve(line.len() + simd_json::INPUT_PADDING);
+        self.bytes.extend_from_slice(line);
+        self.bytes.resize(line.len() + simd_json::INPUT_PADDING, 0);
+        self.len = line.len();
+    }
+
+    /// The line (after a parse, with strings unescaped in place).
+    pub fn line(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 /// Normalizes lines under one schema. Holds reusable parse buffers, so keep
 /// one per thread; share the [`CompiledSchema`] between them.
 pub struct Normalizer {
@@ -146,6 +177,22 @@ impl Normalizer {
         result
     }
 
+    /// Normalizes the line in `buffer` without copying it again.
+    pub fn normalize_buffer<'a>(
+        &mut self,
+        buffer: &'a mut LineBuffer,
+        observed_timestamp: Timestamp,
+    ) -> Result<Record<'a>, Rejection> {
+        let mut tape: Tape<'a> = self.tape.take().unwrap_or_else(Tape::null).reset();
+        let len = buffer.len;
+        let result = match simd_json::fill_tape_padded(&mut buffer.bytes, len, &mut self.buffers, &mut tape) {
+            Ok(()) => self.build(&tape.0, observed_timestamp),
+            Err(error) => Err(parse_rejection(&error)),
+        };
+        self.tape = Some(tape.reset());
+        result
+    }
+
     /// Like [`Normalizer::normalize`] on a copy of `line`; for callers that
     /// keep the record beyond the line's buffer.
     pub fn normalize_owned(
@@ -171,15 +218,15 @@ impl Normalizer {
             }
         }
         let producer = detect(top_level_markers(nodes));
-        let compiled = Arc::clone(&self.compiled);
+        let compiled: &CompiledSchema = &self.compiled;
         let plan = compiled.plan(producer);
-        let mut builder = Builder::new(compiled.declared.len());
+        let mut builder = Builder::new(compiled.declared.len(), nodes.len() / 2);
         self.path.clear();
         let mut walker = Walker { plan, path: &mut self.path };
         walker.walk_object(&mut builder, nodes);
         let mut record = Record::empty(observed);
         record.producer = producer;
-        finish(&compiled, plan, self.default_service.as_deref(), builder, &mut record, &mut self.deprecated_usage)?;
+        finish(compiled, plan, self.default_service.as_deref(), &mut builder, &mut record, &mut self.deprecated_usage)?;
         Ok(record)
     }
 }
@@ -216,8 +263,22 @@ fn top_level_markers(nodes: &[Node<'_>]) -> u32 {
     object_keys(nodes).fold(0, |markers, key| markers | marker_of(key))
 }
 
-/// Converts a tape subtree to a [`Value`].
+/// Converts a tape subtree to a [`Value`]; leaves (most values) inline.
+#[inline]
 fn to_value<'a>(nodes: &[Node<'a>]) -> Value<'a> {
+    match nodes.first() {
+        Some(Node::String(s)) => Value::String(Cow::Borrowed(s)),
+        Some(Node::Static(StaticNode::I64(n))) => Value::I64(*n),
+        Some(Node::Static(StaticNode::U64(n))) => i64::try_from(*n).map_or(Value::U64(*n), Value::I64),
+        Some(Node::Static(StaticNode::F64(n))) => Value::F64(*n),
+        Some(Node::Static(StaticNode::Bool(b))) => Value::Bool(*b),
+        Some(Node::Static(StaticNode::Null)) | None => Value::Null,
+        Some(Node::Object { .. } | Node::Array { .. }) => to_value_nested(nodes),
+    }
+}
+
+#[inline(never)]
+fn to_value_nested<'a>(nodes: &[Node<'a>]) -> Value<'a> {
     fn convert<'a>(nodes: &[Node<'a>], index: &mut usize) -> Value<'a> {
         let Some(node) = nodes.get(*index) else { return Value::Null };
         *index += 1;
@@ -297,13 +358,13 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(declared_count: usize) -> Builder<'a> {
+    fn new(declared_count: usize, attribute_capacity: usize) -> Builder<'a> {
         let mut declared = Vec::new();
         declared.resize_with(declared_count, || None);
         Builder {
             slots: Default::default(),
             declared,
-            attributes: Vec::with_capacity(16),
+            attributes: Vec::with_capacity(attribute_capacity),
             deprecated_hits: Vec::new(),
         }
     }
@@ -361,11 +422,19 @@ impl Walker<'_> {
 
     fn visit<'a>(&mut self, builder: &mut Builder<'a>, key: &'a str, value_nodes: &[Node<'a>]) {
         let prefix_len = self.path.len();
-        self.path.push_str(key);
-        let binding = self.plan.lookup(self.path);
+        let binding = if prefix_len == 0 {
+            self.plan.lookup(key)
+        } else {
+            self.path.push_str(key);
+            self.plan.lookup(self.path)
+        };
         let path_key = |path: &str| -> Cow<'a, str> {
             if prefix_len == 0 { Cow::Borrowed(key) } else { Cow::Owned(path.to_owned()) }
         };
+        if prefix_len == 0 {
+            // Nested visits and containers below build on the key.
+            self.path.push_str(key);
+        }
         match (value_nodes.first(), binding) {
             (Some(Node::Object { len, .. }), binding) if *len > 0 => match binding {
                 Some(Binding { role: Role::Container(prefix), .. }) => {
@@ -503,7 +572,7 @@ fn finish<'a>(
     compiled: &CompiledSchema,
     plan: &Plan,
     default_service: Option<&str>,
-    mut builder: Builder<'a>,
+    builder: &mut Builder<'a>,
     record: &mut Record<'a>,
     deprecated_usage: &mut DeprecatedUsage,
 ) -> Result<(), Rejection> {
@@ -595,11 +664,9 @@ fn finish<'a>(
     }
 
     // Strings.
-    for (slot, target) in [
-        (Slot::Message, &mut record.message),
-        (Slot::Service, &mut record.service),
-        (Slot::Host, &mut record.host),
-    ] {
+    for (slot, target) in
+        [(Slot::Message, &mut record.message), (Slot::Service, &mut record.service), (Slot::Host, &mut record.host)]
+    {
         let Some(candidate) = builder.take(slot) else { continue };
         match into_text(candidate.value) {
             Ok(text) => {
@@ -707,7 +774,7 @@ fn finish<'a>(
     }
 
     builder.attributes.extend(back_to_attributes.into_iter().map(|c| (c.key, c.value)));
-    record.attributes = builder.attributes;
+    record.attributes = std::mem::take(&mut builder.attributes);
     record.notes = notes;
     Ok(())
 }
@@ -744,14 +811,13 @@ fn read_timestamp(value: &Value<'_>, unit: EpochUnit, zone: &DefaultZone) -> Res
             .and_then(|n| timestamp::from_epoch_i64(n, unit)),
         Value::F64(n) => timestamp::from_epoch_f64(*n, unit),
         Value::Object(entries) => {
-            let get = |names: &[&str]| {
-                entries.iter().find(|(k, _)| names.contains(&k.as_ref())).and_then(|(_, v)| as_i64(v))
-            };
+            let get =
+                |names: &[&str]| entries.iter().find(|(k, _)| names.contains(&k.as_ref())).and_then(|(_, v)| as_i64(v));
             let seconds = get(&["seconds", "epochSecond"]);
             let nanos = get(&["nanos", "nanoOfSecond"]).unwrap_or(0);
-            seconds
-                .and_then(|s| Timestamp::from_parts(s, nanos))
-                .ok_or(TimestampError("expected an object with `seconds` and `nanos` (or `epochSecond` and `nanoOfSecond`)"))
+            seconds.and_then(|s| Timestamp::from_parts(s, nanos)).ok_or(TimestampError(
+                "expected an object with `seconds` and `nanos` (or `epochSecond` and `nanoOfSecond`)",
+            ))
         }
         _ => Err(TimestampError("expected a string, a number or a {seconds, nanos} object")),
     }
@@ -761,7 +827,9 @@ fn read_level(value: &Value<'_>, convention: LevelConvention) -> LevelOutcome {
     match value {
         Value::String(s) => level::parse_level_text(s, convention),
         Value::I64(n) => level::parse_level_number(*n, convention),
-        Value::U64(n) => i64::try_from(*n).map_or(LevelOutcome::Unrecognized, |n| level::parse_level_number(n, convention)),
+        Value::U64(n) => {
+            i64::try_from(*n).map_or(LevelOutcome::Unrecognized, |n| level::parse_level_number(n, convention))
+        }
         Value::F64(n) if n.fract() == 0.0 && n.abs() < 1e6 => level::parse_level_number(*n as i64, convention),
         _ => LevelOutcome::Unrecognized,
     }
@@ -802,19 +870,17 @@ fn trim_line_end(text: Cow<'_, str>) -> Cow<'_, str> {
 /// Lowercase hex of one of the accepted lengths, not all zeros (W3C's
 /// invalid id). GCP's `projects/P/traces/ID` form is reduced to `ID`.
 fn normalize_hex_id<'a>(text: &Cow<'a, str>, digits: &[usize]) -> Option<Cow<'a, str>> {
+    if digits.contains(&text.len()) && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return text.bytes().any(|b| b != b'0').then(|| text.clone());
+    }
     let id: Cow<'a, str> = match text {
         Cow::Borrowed(s) => Cow::Borrowed(s.rsplit_once("/traces/").map_or(*s, |(_, id)| id)),
         Cow::Owned(s) => Cow::Owned(s.rsplit_once("/traces/").map_or(s.as_str(), |(_, id)| id).to_owned()),
     };
-    let valid = digits.contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_hexdigit())
-        && id.bytes().any(|b| b != b'0');
+    let valid =
+        digits.contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit()) && id.bytes().any(|b| b != b'0');
     if !valid {
         return None;
     }
-    if id.bytes().any(|b| b.is_ascii_uppercase()) {
-        Some(Cow::Owned(id.to_ascii_lowercase()))
-    } else {
-        Some(id)
-    }
+    if id.bytes().any(|b| b.is_ascii_uppercase()) { Some(Cow::Owned(id.to_ascii_lowercase())) } else { Some(id) }
 }

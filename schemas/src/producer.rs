@@ -127,7 +127,6 @@ pub(crate) enum Role {
     OtlpAttributes,
 }
 
-
 /// Where one producer writes the canonical fields.
 pub(crate) struct Profile {
     /// Paths in order of preference: for one role, an earlier path wins.
@@ -216,23 +215,13 @@ pub(crate) fn profile(producer: Producer) -> Profile {
             None,
         ),
         // zap.NewProductionEncoderConfig: ts (EpochTimeEncoder: float seconds), level, logger, caller, msg, stacktrace.
-        Producer::ZapProduction => (
-            &[("ts", Timestamp(EpochUnit::Seconds)), ("level", Level(L::Generic)), ("msg", Message)],
-            true,
-            None,
-        ),
+        Producer::ZapProduction => {
+            (&[("ts", Timestamp(EpochUnit::Seconds)), ("level", Level(L::Generic)), ("msg", Message)], true, None)
+        }
         // zap.NewDevelopmentEncoderConfig: T (ISO8601), L (capital), N, C, M, S.
-        Producer::ZapDevelopment => (
-            &[("T", ISO_OR_AUTO), ("L", Level(L::Generic)), ("M", Message)],
-            true,
-            None,
-        ),
+        Producer::ZapDevelopment => (&[("T", ISO_OR_AUTO), ("L", Level(L::Generic)), ("M", Message)], true, None),
         // logrus JSONFormatter: time (RFC 3339), level, msg.
-        Producer::Logrus => (
-            &[("time", ISO_OR_AUTO), ("level", Level(L::Logrus)), ("msg", Message)],
-            true,
-            None,
-        ),
+        Producer::Logrus => (&[("time", ISO_OR_AUTO), ("level", Level(L::Logrus)), ("msg", Message)], true, None),
         // log4j2 JsonLayout: instant {epochSecond, nanoOfSecond} (2.11+), timeMillis (older).
         Producer::Log4j2 => (
             &[
@@ -314,11 +303,7 @@ pub(crate) fn profile(producer: Producer) -> Profile {
         ),
         // structlog: JSONRenderer with add_log_level and TimeStamper.
         Producer::Structlog => (
-            &[
-                ("timestamp", Timestamp(EpochUnit::Seconds)),
-                ("level", Level(L::Generic)),
-                ("event", Message),
-            ],
+            &[("timestamp", Timestamp(EpochUnit::Seconds)), ("level", Level(L::Generic)), ("event", Message)],
             true,
             None,
         ),
@@ -362,13 +347,30 @@ mod marker {
 pub(crate) fn marker_of(key: &str) -> u32 {
     use marker::*;
     match key {
-        "__REALTIME_TIMESTAMP" | "__CURSOR" | "_SOURCE_REALTIME_TIMESTAMP" | "SYSLOG_IDENTIFIER"
-        | "_HOSTNAME" | "MESSAGE" | "_SYSTEMD_UNIT" => JOURNALD,
+        "__REALTIME_TIMESTAMP"
+        | "__CURSOR"
+        | "_SOURCE_REALTIME_TIMESTAMP"
+        | "SYSLOG_IDENTIFIER"
+        | "_HOSTNAME"
+        | "MESSAGE"
+        | "_SYSTEMD_UNIT" => JOURNALD,
         "_path" => ZEEK_PATH,
         "ts" => TS,
-        "SeverityText" | "SeverityNumber" | "Body" | "TraceId" | "SpanId" | "TraceFlags"
-        | "InstrumentationScope" | "Resource" | "Timestamp" | "Attributes" | "timeUnixNano"
-        | "observedTimeUnixNano" | "severityNumber" | "severityText" | "droppedAttributesCount" => OTEL,
+        "SeverityText"
+        | "SeverityNumber"
+        | "Body"
+        | "TraceId"
+        | "SpanId"
+        | "TraceFlags"
+        | "InstrumentationScope"
+        | "Resource"
+        | "Timestamp"
+        | "Attributes"
+        | "timeUnixNano"
+        | "observedTimeUnixNano"
+        | "severityNumber"
+        | "severityText"
+        | "droppedAttributesCount" => OTEL,
         "ecs.version" | "ecs" | "log.level" => ECS,
         "@timestamp" => AT_TIMESTAMP,
         "@version" => AT_VERSION,
@@ -377,8 +379,8 @@ pub(crate) fn marker_of(key: &str) -> u32 {
         "severity" | "httpRequest" | "timestampSeconds" => GCP,
         "log" => DOCKER_LOG,
         "stream" => DOCKER_STREAM,
-        "levelname" | "asctime" | "funcName" | "lineno" | "pathname" | "processName"
-        | "threadName" | "exc_info" | "taskName" => PYTHON,
+        "levelname" | "asctime" | "funcName" | "lineno" | "pathname" | "processName" | "threadName" | "exc_info"
+        | "taskName" => PYTHON,
         "v" => BUNYAN_V,
         "pid" | "hostname" => PID_OR_HOSTNAME,
         "level" => LEVEL,

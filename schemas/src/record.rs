@@ -44,9 +44,9 @@ impl Value<'_> {
             Value::F64(n) => Value::F64(n),
             Value::String(s) => Value::String(Cow::Owned(s.into_owned())),
             Value::Array(items) => Value::Array(items.into_iter().map(Value::into_owned).collect()),
-            Value::Object(entries) => Value::Object(
-                entries.into_iter().map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned())).collect(),
-            ),
+            Value::Object(entries) => {
+                Value::Object(entries.into_iter().map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned())).collect())
+            }
         }
     }
 
@@ -250,11 +250,7 @@ impl<'a> Record<'a> {
             host: owned(self.host),
             trace_id: owned(self.trace_id),
             span_id: owned(self.span_id),
-            fields: self
-                .fields
-                .into_iter()
-                .map(|(name, value)| (name, value.into_owned()))
-                .collect(),
+            fields: self.fields.into_iter().map(|(name, value)| (name, value.into_owned())).collect(),
             attributes: self
                 .attributes
                 .into_iter()

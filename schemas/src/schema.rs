@@ -187,9 +187,7 @@ pub enum SchemaError {
 impl SchemaError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            SchemaError::Read { source, .. }
-                if source.kind() == std::io::ErrorKind::PermissionDenied =>
-            {
+            SchemaError::Read { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
                 ErrorKind::OperatorFixable
             }
             SchemaError::Read { .. } | SchemaError::Invalid { .. } => ErrorKind::UserFixable,
@@ -247,8 +245,8 @@ impl Schema {
 
     /// Reads a user's schema file and merges it onto the built-in default.
     pub fn from_file(path: &Path) -> Result<Schema, SchemaError> {
-        let source = std::fs::read_to_string(path)
-            .map_err(|source| SchemaError::Read { path: path.to_owned(), source })?;
+        let source =
+            std::fs::read_to_string(path).map_err(|source| SchemaError::Read { path: path.to_owned(), source })?;
         Schema::from_toml(path, &source)
     }
 
@@ -306,9 +304,7 @@ impl Schema {
             }
             if let Some(first) = seen_in_file.insert(name.to_owned(), entry_span) {
                 let (line, _) = line_and_column(source, first.start);
-                return Err(at_name(format!(
-                    "key `name`: field `{name}` is declared twice (first at line {line})"
-                )));
+                return Err(at_name(format!("key `name`: field `{name}` is declared twice (first at line {line})")));
             }
             let canonical = CanonicalField::from_name(name);
             let declared_type = entry.field_type.as_ref().map(|t| *t.get_ref());
@@ -358,7 +354,7 @@ impl Schema {
                 Some(existing) => {
                     // Re-declaring a field: the newer aliases are tried first.
                     let mut merged = aliases;
-                    merged.extend(existing.aliases.drain(..));
+                    merged.append(&mut existing.aliases);
                     existing.aliases = merged;
                     existing.field_type = field_type;
                     existing.indexed = entry.indexed.unwrap_or(existing.indexed);
@@ -432,8 +428,7 @@ impl Schema {
 /// `YYYY-MM-DD` naming a real day.
 fn is_calendar_date(text: &str) -> bool {
     text.len() == 10
-        && crate::timestamp::parse_text(text, crate::timestamp::EpochUnit::Seconds, &DefaultZone::Utc)
-            .is_ok()
+        && crate::timestamp::parse_text(text, crate::timestamp::EpochUnit::Seconds, &DefaultZone::Utc).is_ok()
 }
 
 /// 1-based line and column (in characters) of a byte offset.

@@ -32,17 +32,12 @@ impl Timestamp {
     /// Builds a timestamp from whole seconds and a nanosecond adjustment,
     /// or `None` when it falls outside the representable range.
     pub fn from_parts(seconds: i64, nanos: i64) -> Option<Self> {
-        seconds
-            .checked_mul(NANOS_PER_SECOND)
-            .and_then(|n| n.checked_add(nanos))
-            .map(Timestamp)
+        seconds.checked_mul(NANOS_PER_SECOND).and_then(|n| n.checked_add(nanos)).map(Timestamp)
     }
 
     /// The current time, for `observed_timestamp`.
     pub fn now() -> Self {
-        let since_epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         Timestamp(i64::try_from(since_epoch.as_nanos()).unwrap_or(i64::MAX))
     }
 
@@ -149,17 +144,12 @@ impl fmt::Display for TimestampError {
     }
 }
 
-const EXPECTED_TEXT: &str =
-    "expected RFC 3339 / ISO 8601 (2024-01-02T03:04:05.123Z) or epoch digits";
+const EXPECTED_TEXT: &str = "expected RFC 3339 / ISO 8601 (2024-01-02T03:04:05.123Z) or epoch digits";
 const OUT_OF_RANGE: &str = "timestamp outside 1677-09-21..2262-04-11";
 
 /// Parses a timestamp written as text: ISO 8601 / RFC 3339 in any of the
 /// common variants, or epoch digits (`"1700000000"`, `"1700000000.5"`).
-pub fn parse_text(
-    text: &str,
-    unit: EpochUnit,
-    zone: &DefaultZone,
-) -> Result<Timestamp, TimestampError> {
+pub fn parse_text(text: &str, unit: EpochUnit, zone: &DefaultZone) -> Result<Timestamp, TimestampError> {
     let bytes = text.trim().as_bytes();
     let Some(&first) = bytes.first() else {
         return Err(TimestampError("empty timestamp"));
@@ -210,10 +200,7 @@ fn parse_epoch_text(bytes: &[u8], unit: EpochUnit) -> Result<Timestamp, Timestam
 /// Epoch integer in the given (or guessed) unit.
 pub fn from_epoch_i64(value: i64, unit: EpochUnit) -> Result<Timestamp, TimestampError> {
     let unit = unit.resolve(value as f64);
-    value
-        .checked_mul(unit.nanos_per_unit())
-        .map(Timestamp)
-        .ok_or(TimestampError(OUT_OF_RANGE))
+    value.checked_mul(unit.nanos_per_unit()).map(Timestamp).ok_or(TimestampError(OUT_OF_RANGE))
 }
 
 /// Epoch float in the given (or guessed) unit.
@@ -349,9 +336,8 @@ fn parse_iso(bytes: &[u8], zone: &DefaultZone) -> Result<Timestamp, TimestampErr
             DefaultZone::Named(tz) => local_seconds - named_zone_offset(tz, local_seconds)?,
         }
     } else {
-        let offset = parse_offset(rest).ok_or(TimestampError(
-            "unrecognised time zone suffix: expected Z, +HH:MM, +HHMM or +HH",
-        ))?;
+        let offset = parse_offset(rest)
+            .ok_or(TimestampError("unrecognised time zone suffix: expected Z, +HH:MM, +HHMM or +HH"))?;
         local_seconds - i64::from(offset)
     };
     Timestamp::from_parts(utc_seconds, fraction_nanos).ok_or(TimestampError(OUT_OF_RANGE))
@@ -373,10 +359,7 @@ fn named_zone_offset(tz: &jiff::tz::TimeZone, local_seconds: i64) -> Result<i64,
         0,
     )
     .map_err(|_| TimestampError(OUT_OF_RANGE))?;
-    let zoned = tz
-        .to_ambiguous_zoned(civil)
-        .compatible()
-        .map_err(|_| TimestampError(OUT_OF_RANGE))?;
+    let zoned = tz.to_ambiguous_zoned(civil).compatible().map_err(|_| TimestampError(OUT_OF_RANGE))?;
     Ok(i64::from(zoned.offset().seconds()))
 }
 
@@ -438,8 +421,7 @@ pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let days = days + 719_468;
     let era = days.div_euclid(146_097);
     let day_of_era = days - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
@@ -455,8 +437,7 @@ mod tests {
     /// Parses `input` as text with UTC as the default zone and compares the
     /// result's RFC 3339 rendering.
     fn check(input: &str, expected: &str) {
-        let parsed = parse_text(input, EpochUnit::Auto, &DefaultZone::Utc)
-            .unwrap_or_else(|e| panic!("{input:?}: {e}"));
+        let parsed = parse_text(input, EpochUnit::Auto, &DefaultZone::Utc).unwrap_or_else(|e| panic!("{input:?}: {e}"));
         assert_eq!(parsed.to_string(), expected, "input {input:?}");
     }
 
@@ -527,10 +508,7 @@ mod tests {
             assert_eq!(from_epoch_i64(value, unit).unwrap().to_string(), expect);
         }
         // A producer known to write seconds keeps that unit even for small values.
-        assert_eq!(
-            from_epoch_i64(86_400, EpochUnit::Seconds).unwrap().to_string(),
-            "1970-01-02T00:00:00.000000000Z"
-        );
+        assert_eq!(from_epoch_i64(86_400, EpochUnit::Seconds).unwrap().to_string(), "1970-01-02T00:00:00.000000000Z");
         assert!(from_epoch_i64(i64::MAX, EpochUnit::Seconds).is_err());
     }
 
@@ -564,10 +542,7 @@ mod tests {
         check_err("2023-02-29", "date out of range (month 1-12, day within the month)");
         check_err("2024-01-01T25:00:00Z", "time of day out of range");
         check_err("2024-01-01T10:00:00.Z", EXPECTED_TEXT);
-        check_err(
-            "2024-01-01T10:00:00 UTC",
-            "unrecognised time zone suffix: expected Z, +HH:MM, +HHMM or +HH",
-        );
+        check_err("2024-01-01T10:00:00 UTC", "unrecognised time zone suffix: expected Z, +HH:MM, +HHMM or +HH");
         check_err("99999999999999999999", OUT_OF_RANGE);
         check_err("3000-01-01T00:00:00Z", OUT_OF_RANGE);
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sluice_schemas::{
-    CompiledSchema, NoteCode, Normalizer, NormalizerConfig, RejectReason, Record, Schema, Timestamp, TypedValue, Value,
+    CompiledSchema, Normalizer, NormalizerConfig, Record, RejectReason, Schema, Timestamp, TypedValue, Value,
 };
 
 const OBSERVED: Timestamp = Timestamp::from_nanos(1_700_000_000_000_000_000);
@@ -84,8 +84,16 @@ fn invalid_trace_context_is_kept_and_noted() {
     assert_eq!(
         notes(&record),
         owned(&[
-            ("trace_context_invalid", "trace_id", "expected a trace id of 32 or 16 hexadecimal digits, found \"not-hex\""),
-            ("trace_context_invalid", "span_id", "expected a span id of 16 hexadecimal digits, found \"0000000000000000\""),
+            (
+                "trace_context_invalid",
+                "trace_id",
+                "expected a trace id of 32 or 16 hexadecimal digits, found \"not-hex\""
+            ),
+            (
+                "trace_context_invalid",
+                "span_id",
+                "expected a span id of 16 hexadecimal digits, found \"0000000000000000\""
+            ),
         ])
     );
 }
@@ -158,15 +166,26 @@ fn declared_fields_are_typed_and_coerced_losslessly() {
 #[test]
 fn wrong_typed_value_stays_in_attributes_with_a_note() {
     let mut n = normalizer(TEAM_SCHEMA);
-    let record = normalize(&mut n, r#"{"msg":"x","ts":"2024-01-01T00:00:00Z","http":{"status":"OK"},"latency_ms":"fast","user.id":"u1"}"#);
+    let record = normalize(
+        &mut n,
+        r#"{"msg":"x","ts":"2024-01-01T00:00:00Z","http":{"status":"OK"},"latency_ms":"fast","user.id":"u1"}"#,
+    );
     assert_eq!(record.field("http.status"), None);
     assert_eq!(record.attribute("http.status"), Some(&Value::String("OK".into())));
     assert_eq!(record.attribute("latency_ms"), Some(&Value::String("fast".into())));
     assert_eq!(
         notes(&record),
         owned(&[
-            ("type_mismatch", "http.status", "declared as `http.status` of type u64, found string \"OK\"; kept in attributes"),
-            ("type_mismatch", "latency_ms", "declared as `latency_ms` of type f64, found string \"fast\"; kept in attributes"),
+            (
+                "type_mismatch",
+                "http.status",
+                "declared as `http.status` of type u64, found string \"OK\"; kept in attributes"
+            ),
+            (
+                "type_mismatch",
+                "latency_ms",
+                "declared as `latency_ms` of type f64, found string \"fast\"; kept in attributes"
+            ),
         ])
     );
 }
@@ -178,7 +197,8 @@ fn required_field_lenient_notes_strict_rejects() {
     assert_eq!(notes(&record), owned(&[("required_field_missing", "user.id", "required field `user.id` is missing")]));
 
     let mut strict = normalizer(&format!("mode = \"strict\"\n{TEAM_SCHEMA}"));
-    let rejection = strict.normalize_owned(br#"{"ts":"2024-01-01T00:00:00Z","msg":"anonymous"}"#, OBSERVED).unwrap_err();
+    let rejection =
+        strict.normalize_owned(br#"{"ts":"2024-01-01T00:00:00Z","msg":"anonymous"}"#, OBSERVED).unwrap_err();
     assert_eq!(rejection.reason, RejectReason::MissingRequiredField);
     assert_eq!(
         rejection.to_string(),
@@ -197,7 +217,8 @@ fn deprecated_names_map_to_the_replacement_and_are_counted_per_service() {
         owned(&[("deprecated_field", "userId", "`userId` is deprecated: send `user.id` instead (sunset 2027-03-01)")])
     );
     // Sending both: the new name wins, the old value is kept as an attribute.
-    let both = normalize(&mut n, r#"{"ts":"2024-01-01T00:00:00Z","msg":"x","svc":"cart","userId":"old","user.id":"new"}"#);
+    let both =
+        normalize(&mut n, r#"{"ts":"2024-01-01T00:00:00Z","msg":"x","svc":"cart","userId":"old","user.id":"new"}"#);
     assert_eq!(both.field("user.id"), Some(&TypedValue::String("new".into())));
     assert_eq!(both.attribute("userId"), Some(&Value::String("old".into())));
     normalize(&mut n, r#"{"ts":"2024-01-01T00:00:00Z","msg":"x","svc":"search","userId":"u9"}"#);
@@ -239,8 +260,14 @@ fn schema_time_zone_applies_to_offsetless_timestamps() {
 #[test]
 fn flat_dotted_and_nested_keys_are_the_same_field() {
     let mut n = Normalizer::with_default_schema();
-    let flat = normalize(&mut n, r#"{"@timestamp":"2024-01-01T00:00:00Z","log.level":"warn","service.name":"api","message":"m","ecs.version":"8"}"#);
-    let nested = normalize(&mut n, r#"{"@timestamp":"2024-01-01T00:00:00Z","log":{"level":"warn"},"service":{"name":"api"},"message":"m","ecs":{"version":"8"}}"#);
+    let flat = normalize(
+        &mut n,
+        r#"{"@timestamp":"2024-01-01T00:00:00Z","log.level":"warn","service.name":"api","message":"m","ecs.version":"8"}"#,
+    );
+    let nested = normalize(
+        &mut n,
+        r#"{"@timestamp":"2024-01-01T00:00:00Z","log":{"level":"warn"},"service":{"name":"api"},"message":"m","ecs":{"version":"8"}}"#,
+    );
     for record in [&flat, &nested] {
         assert_eq!(record.level.map(|l| l.as_str()), Some("warn"));
         assert_eq!(record.service.as_deref(), Some("api"));

@@ -92,7 +92,6 @@ fn ecs() {
                 host: Some("web-07"),
                 trace_id: Some("0af7651916cd43dd8448eb211c80319c"),
                 span_id: Some("b7ad6b7169203331"),
-                ..NONE
             },
         ],
     );
@@ -100,7 +99,10 @@ fn ecs() {
     assert_eq!(records[1].attribute("http.response.status_code"), Some(&Value::I64(402)));
     assert_eq!(records[1].attribute("host.name"), Some(&string("web-07.prod")));
     assert_eq!(records[1].attribute("service.version"), Some(&string("1.4.2")));
-    assert_eq!(records[0].attribute("log.logger"), Some(&string("org.springframework.boot.web.embedded.tomcat.TomcatWebServer")));
+    assert_eq!(
+        records[0].attribute("log.logger"),
+        Some(&string("org.springframework.boot.web.embedded.tomcat.TomcatWebServer"))
+    );
 }
 
 #[test]
@@ -333,7 +335,9 @@ fn log4j2_json_layout_and_json_template_layout() {
                 producer: Producer::Gelf,
                 timestamp: "2008-11-09T20:37:20.123000000Z",
                 level: Some(("error", 17)),
-                message: Some("Receiving block blk_-1608999687919862906 src: /10.250.19.102:54106 dest: /10.250.19.102:50010"),
+                message: Some(
+                    "Receiving block blk_-1608999687919862906 src: /10.250.19.102:54106 dest: /10.250.19.102:50010",
+                ),
                 host: Some("hdfs-dn-12"),
                 ..NONE
             },
@@ -364,7 +368,9 @@ fn journald() {
                 producer: Producer::Journald,
                 timestamp: "2020-12-04T14:53:21.234567000Z",
                 level: Some(("error", 17)),
-                message: Some("reverse mapping checking getaddrinfo for ns.marryaldkfaczcz.com [173.234.31.186] failed - POSSIBLE BREAK-IN ATTEMPT!"),
+                message: Some(
+                    "reverse mapping checking getaddrinfo for ns.marryaldkfaczcz.com [173.234.31.186] failed - POSSIBLE BREAK-IN ATTEMPT!",
+                ),
                 service: Some("sshd"),
                 host: Some("web-01"),
                 ..NONE
