@@ -31,7 +31,9 @@ pub mod timestamp;
 
 pub use error::ErrorKind;
 pub use level::{Level, SeverityNumber};
-pub use normalize::{DeprecatedUsage, LineBuffer, Normalizer, NormalizerConfig, RejectReason, Rejection};
+pub use normalize::{
+    DeprecatedUsage, LineBuffer, Normalizer, NormalizerConfig, RejectReason, Rejection, invalid_utf8_detail,
+};
 pub use plan::{CompiledSchema, DeprecatedName};
 pub use producer::Producer;
 pub use record::{Note, NoteCode, Record, TypedValue, Value};

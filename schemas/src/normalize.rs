@@ -231,12 +231,33 @@ impl Normalizer {
     }
 }
 
+/// A rejection for bytes simd-json refused. For invalid UTF-8 the position
+/// is left to the caller, which holds the raw line (the parse buffer is
+/// borrowed by then): see [`invalid_utf8_detail`].
 fn parse_rejection(error: &simd_json::Error) -> Rejection {
-    let reason = match error.error() {
-        simd_json::ErrorType::InvalidUtf8 => RejectReason::InvalidUtf8,
-        _ => RejectReason::InvalidJson,
+    if matches!(error.error(), simd_json::ErrorType::InvalidUtf8) {
+        return Rejection { reason: RejectReason::InvalidUtf8, detail: "invalid UTF-8".to_owned() };
+    }
+    use simd_json::ErrorType;
+    let (reason, what) = match error.error() {
+        ErrorType::ExpectedNull | ErrorType::ExpectedTrue | ErrorType::ExpectedFalse => {
+            (RejectReason::InvalidJson, "expected a JSON value".to_owned())
+        }
+        ErrorType::Syntax | ErrorType::InternalError => (RejectReason::InvalidJson, "syntax error".to_owned()),
+        ErrorType::Eof => (RejectReason::InvalidJson, "the line ends inside a JSON value".to_owned()),
+        ErrorType::TrailingData => (RejectReason::InvalidJson, "data after the JSON value".to_owned()),
+        other => (RejectReason::InvalidJson, format!("{other:?}")),
     };
-    Rejection { reason, detail: error.to_string() }
+    let near = error.character().map(|c| format!(" near {c:?}")).unwrap_or_default();
+    Rejection { reason, detail: format!("not valid JSON at byte {}{near}: {what}", error.index()) }
+}
+
+/// Describes where a raw line stops being UTF-8, for rejection details.
+pub fn invalid_utf8_detail(raw_line: &[u8]) -> String {
+    match std::str::from_utf8(raw_line) {
+        Err(error) => format!("invalid UTF-8 at byte {}", error.valid_up_to()),
+        Ok(_) => "invalid UTF-8".to_owned(),
+    }
 }
 
 fn node_kind(node: &Node<'_>) -> &'static str {

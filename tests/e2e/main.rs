@@ -1,1 +1,54 @@
+//! End-to-end tests: the real binaries on the bundled fixtures, asserting
+//! exact counts, output, error text and exit codes.
+//!
+//! The binaries must be built first (`cargo build --workspace --bins`, which
+//! `scripts/test` does): cargo builds another package's binaries only for
+//! that package's own tests.
 
+mod ingest_dry_run;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A built binary of the workspace, from the same target directory and
+/// profile as this test.
+pub fn binary(name: &str) -> PathBuf {
+    let test_exe = std::env::current_exe().expect("current_exe");
+    // target/<profile>/deps/e2e-<hash> → target/<profile>/<name>
+    let profile_dir = test_exe.parent().and_then(Path::parent).expect("test binary lives in target/<profile>/deps");
+    let path = profile_dir.join(name);
+    assert!(
+        path.exists(),
+        "{} not found: build the binaries first with `cargo build --workspace --bins` (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// Runs a binary from the workspace root with `args` and optional stdin.
+pub fn run(name: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut command = Command::new(binary(name));
+    command.args(args).current_dir(workspace()).env_remove("SLUICE_DATA_DIR");
+    command.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().expect("spawn");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        let mut pipe = child.stdin.take().expect("stdin");
+        pipe.write_all(input).expect("write stdin");
+    }
+    child.wait_with_output().expect("wait")
+}
+
+pub fn stdout_lines(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect()
+}
+
+pub fn stderr_text(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}

@@ -1,0 +1,34 @@
+//! Errors of an ingest run, each classified for exit codes.
+
+use std::path::PathBuf;
+
+use sluice_schemas::{ErrorKind, SchemaError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error("cannot open input {}: {source}", path.display())]
+    OpenInput { path: PathBuf, source: std::io::Error },
+    #[error("cannot read input {}: {source}", path.display())]
+    ReadInput { path: PathBuf, source: std::io::Error },
+    #[error("cannot write output: {0}")]
+    WriteOutput(std::io::Error),
+    #[error("{rejected} lines rejected, more than --max-rejected {max}")]
+    TooManyRejected { rejected: u64, max: u64 },
+}
+
+impl IngestError {
+    pub fn kind(&self) -> ErrorKind {
+        use std::io::ErrorKind as Io;
+        match self {
+            IngestError::Schema(error) => error.kind(),
+            IngestError::OpenInput { source, .. } if source.kind() == Io::NotFound => ErrorKind::UserFixable,
+            IngestError::OpenInput { source, .. } if source.kind() == Io::IsADirectory => ErrorKind::UserFixable,
+            IngestError::OpenInput { .. } | IngestError::ReadInput { .. } | IngestError::WriteOutput(_) => {
+                ErrorKind::OperatorFixable
+            }
+            IngestError::TooManyRejected { .. } => ErrorKind::UserFixable,
+        }
+    }
+}
