@@ -203,28 +203,35 @@ pub fn parse_level_text(text: &str, convention: LevelConvention) -> LevelOutcome
     if !text.is_empty() && text.len() <= 3 && text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse::<i64>().map_or(LevelOutcome::Unrecognized, |n| parse_level_number(n, convention));
     }
-    if let Some(number) = convention_word(text, convention) {
+    // Lowercase once into a stack buffer; every known word is short.
+    let mut buffer = [0u8; 16];
+    let Some(lower) = buffer.get_mut(..text.len()) else { return LevelOutcome::Unrecognized };
+    for (to, from) in lower.iter_mut().zip(text.bytes()) {
+        *to = from.to_ascii_lowercase();
+    }
+    let lower: &[u8] = lower;
+    let number = convention_word(lower, convention)
+        .or_else(|| WORDS.iter().find(|(word, _)| word.as_bytes() == lower).map(|&(_, n)| n));
+    if let Some(number) = number {
         return ParsedLevel::from_number(number).map_or(LevelOutcome::Unrecognized, LevelOutcome::Parsed);
     }
     // OpenTelemetry severity texts such as "INFO2" or "ERROR3".
     if let Some(parsed) = otel_short_name(text) {
         return LevelOutcome::Parsed(parsed);
     }
-    match WORDS.iter().find(|(word, _)| word.eq_ignore_ascii_case(text)) {
-        Some(&(_, number)) => ParsedLevel::from_number(number).map_or(LevelOutcome::Unrecognized, LevelOutcome::Parsed),
-        None if NO_LEVEL_WORDS.iter().any(|w| w.eq_ignore_ascii_case(text)) => LevelOutcome::Unspecified,
-        None => LevelOutcome::Unrecognized,
+    if NO_LEVEL_WORDS.iter().any(|w| w.as_bytes() == lower) {
+        return LevelOutcome::Unspecified;
     }
+    LevelOutcome::Unrecognized
 }
 
 /// Words whose meaning depends on the producer.
-fn convention_word(text: &str, convention: LevelConvention) -> Option<u8> {
-    let overrides: &[(&str, u8)] = match convention {
-        LevelConvention::Syslog => &[("critical", 18)],
-        LevelConvention::Logrus => &[("panic", 24)],
-        _ => return None,
-    };
-    overrides.iter().find(|(w, _)| w.eq_ignore_ascii_case(text)).map(|&(_, n)| n)
+fn convention_word(lowercase: &[u8], convention: LevelConvention) -> Option<u8> {
+    match (convention, lowercase) {
+        (LevelConvention::Syslog, b"critical") => Some(18),
+        (LevelConvention::Logrus, b"panic") => Some(24),
+        _ => None,
+    }
 }
 
 /// `TRACE2`, `INFO3`, `FATAL4`, … as OpenTelemetry writes severity texts.
