@@ -204,7 +204,7 @@ pub struct Record<'a> {
     pub message: Option<Cow<'a, str>>,
     pub service: Option<Cow<'a, str>>,
     pub host: Option<Cow<'a, str>>,
-    /// Lowercase hexadecimal, 32 digits.
+    /// Lowercase hexadecimal: 32 digits, or 16 from 64-bit tracers.
     pub trace_id: Option<Cow<'a, str>>,
     /// Lowercase hexadecimal, 16 digits.
     pub span_id: Option<Cow<'a, str>>,
