@@ -5,6 +5,8 @@
 //! generated corpora. Inputs come from the project's own `fixtures/` so a
 //! fresh clone can run every benchmark.
 
+pub mod corpus;
+
 use std::path::{Path, PathBuf};
 
 /// The workspace's `fixtures/` directory.

@@ -5,6 +5,7 @@
 //! `scripts/test` does): cargo builds another package's binaries only for
 //! that package's own tests.
 
+mod corpus;
 mod ingest_dry_run;
 
 use std::path::{Path, PathBuf};
