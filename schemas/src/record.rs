@@ -276,6 +276,20 @@ impl<'a> Record<'a> {
         self.notes.iter().any(|n| n.code == code)
     }
 
+    /// Appends `attributes` as one JSON object: the archive's `attributes`
+    /// column and the index's JSON field both store this form.
+    pub fn write_attributes_json(&self, out: &mut Vec<u8>) {
+        // Serializing our own values into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &AttributesAsMap(&self.attributes));
+    }
+
+    /// Appends `notes` as a JSON array, or nothing when there are none.
+    pub fn write_notes_json(&self, out: &mut Vec<u8>) {
+        if !self.notes.is_empty() {
+            let _ = serde_json::to_writer(&mut *out, &self.notes);
+        }
+    }
+
     /// Appends the record as one line of NDJSON (with the trailing newline).
     pub fn write_ndjson(&self, out: &mut Vec<u8>) {
         // Serializing our own types into a Vec cannot fail: every map key is

@@ -294,3 +294,17 @@ fn ndjson_output_carries_the_canonical_fields() {
         )
     );
 }
+
+#[test]
+fn attributes_and_notes_as_json_for_storage() {
+    let mut n = Normalizer::with_default_schema();
+    let record = normalize(&mut n, r#"{"msg":"m","a":{"b":1},"tags":["x"],"level":"combo"}"#);
+    let mut attributes = Vec::new();
+    record.write_attributes_json(&mut attributes);
+    assert_eq!(String::from_utf8(attributes).unwrap(), r#"{"a.b":1,"tags":["x"],"level":"combo"}"#);
+    let mut notes = Vec::new();
+    record.write_notes_json(&mut notes);
+    let notes: serde_json::Value = serde_json::from_slice(&notes).unwrap();
+    assert_eq!(notes[0]["code"], "timestamp_missing");
+    assert_eq!(notes[1]["code"], "level_unrecognized");
+}
