@@ -8,7 +8,14 @@
 //!   partition, staged under a temporary name until
 //!   [`archive::StagedFile::publish`].
 //!
+//! * [`fields::IndexFields`]: a split's tantivy schema; records → documents.
+//! * [`splits::SplitWriters`]: one tantivy index per UTC day, committed per
+//!   ingest batch; [`splits::rollback_batches_after`] undoes batches the
+//!   manifest never recorded.
+//!
 //! Depends on `sluice-schemas` only, is synchronous, and knows nothing of
 //! sources, HTTP or the CLI.
 
 pub mod archive;
+pub mod fields;
+pub mod splits;

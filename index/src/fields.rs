@@ -1,0 +1,209 @@
+//! The tantivy schema of a Sluice split, and records turned into documents.
+//!
+//! The index stores no documents: the archive holds every record. It holds
+//! what search and aggregation need: `message` full text (with positions,
+//! for phrases); `level`, `service`, `host`, `trace_id`, `span_id` and
+//! `producer` as exact terms, columnar ("fast") for counting; `timestamp`
+//! indexed and fast at nanosecond precision; `severity_number`;
+//! `attributes` as a JSON field searchable by dotted path (`http.status:500`);
+//! `notes` codes; declared schema fields with their own types and flags; and
+//! `batch` + `row`, which locate the record's row in the archive.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use sluice_schemas::{FieldType, Record, Schema, TypedValue, Value};
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, FAST, Field, INDEXED, IpAddrOptions, JsonObjectOptions, NumericOptions, OwnedValue,
+    STRING, Schema as TantivySchema, TEXT, TextFieldIndexing, TextOptions,
+};
+use tantivy::{DateTime, TantivyDocument};
+
+/// Field handles of a split's schema.
+#[derive(Clone, Debug)]
+pub struct IndexFields {
+    pub schema: TantivySchema,
+    pub timestamp: Field,
+    pub severity_number: Field,
+    pub level: Field,
+    pub message: Field,
+    pub service: Field,
+    pub host: Field,
+    pub trace_id: Field,
+    pub span_id: Field,
+    pub attributes: Field,
+    pub notes: Field,
+    pub producer: Field,
+    /// The ingest batch that wrote the record (rollback after a crash deletes by it).
+    pub batch: Field,
+    /// The record's row in its batch's archive file for its hour.
+    pub row: Field,
+    pub declared: Vec<(Field, FieldType, std::sync::Arc<str>)>,
+}
+
+impl IndexFields {
+    pub fn new(schema: &Schema) -> IndexFields {
+        let mut builder = TantivySchema::builder();
+        let nanos_date = DateOptions::from(INDEXED).set_fast().set_precision(DateTimePrecision::Nanoseconds);
+        let timestamp = builder.add_date_field("timestamp", nanos_date.clone());
+        let severity_number = builder.add_u64_field("severity_number", INDEXED | FAST);
+        let term = STRING | FAST;
+        let level = builder.add_text_field("level", term.clone());
+        let message = builder.add_text_field("message", TEXT);
+        let service = builder.add_text_field("service", term.clone());
+        let host = builder.add_text_field("host", term.clone());
+        let trace_id = builder.add_text_field("trace_id", STRING);
+        let span_id = builder.add_text_field("span_id", STRING);
+        // Attribute values are tokenized like messages (lowercased words), so
+        // `user:steve` and `http.status:500` match regardless of case.
+        let attributes = builder.add_json_field(
+            "attributes",
+            JsonObjectOptions::default()
+                .set_indexing_options(TextFieldIndexing::default().set_tokenizer("default"))
+                .set_expand_dots_enabled(),
+        );
+        let notes = builder.add_text_field("notes", STRING);
+        let producer = builder.add_text_field("producer", term);
+        let batch = builder.add_u64_field("batch", INDEXED | FAST);
+        let row = builder.add_u64_field("row", FAST);
+        let mut declared = Vec::new();
+        for field in schema.extra_fields().filter(|f| f.deprecated.is_none()) {
+            let name = field.name.as_ref();
+            let handle = match field.field_type {
+                FieldType::String | FieldType::Text => {
+                    let mut options = TextOptions::default();
+                    if field.indexed {
+                        let tokenizer = if field.field_type == FieldType::Text { "default" } else { "raw" };
+                        options = options.set_indexing_options(TextFieldIndexing::default().set_tokenizer(tokenizer));
+                    }
+                    if field.fast {
+                        options = options.set_fast("raw");
+                    }
+                    builder.add_text_field(name, options)
+                }
+                FieldType::I64 => builder.add_i64_field(name, numeric(field.indexed, field.fast)),
+                FieldType::U64 => builder.add_u64_field(name, numeric(field.indexed, field.fast)),
+                FieldType::F64 => builder.add_f64_field(name, numeric(field.indexed, field.fast)),
+                FieldType::Bool => builder.add_bool_field(name, numeric(field.indexed, field.fast)),
+                FieldType::Timestamp => {
+                    let mut options = DateOptions::default().set_precision(DateTimePrecision::Nanoseconds);
+                    if field.indexed {
+                        options = options.set_indexed();
+                    }
+                    if field.fast {
+                        options = options.set_fast();
+                    }
+                    builder.add_date_field(name, options)
+                }
+                FieldType::Ip => {
+                    let mut options = IpAddrOptions::default();
+                    if field.indexed {
+                        options = options.set_indexed();
+                    }
+                    if field.fast {
+                        options = options.set_fast();
+                    }
+                    builder.add_ip_addr_field(name, options)
+                }
+            };
+            declared.push((handle, field.field_type, field.name.clone()));
+        }
+        IndexFields {
+            schema: builder.build(),
+            timestamp,
+            severity_number,
+            level,
+            message,
+            service,
+            host,
+            trace_id,
+            span_id,
+            attributes,
+            notes,
+            producer,
+            batch,
+            row,
+            declared,
+        }
+    }
+
+    /// The document for a record at `row` of `batch`.
+    pub fn document(&self, record: &Record<'_>, batch: u64, row: u64) -> TantivyDocument {
+        let mut doc = TantivyDocument::new();
+        doc.add_date(self.timestamp, DateTime::from_timestamp_nanos(record.timestamp.as_nanos()));
+        if let Some(number) = record.severity_number {
+            doc.add_u64(self.severity_number, u64::from(number.get()));
+        }
+        if let Some(level) = record.level {
+            doc.add_text(self.level, level.as_str());
+        }
+        let texts = [
+            (self.message, &record.message),
+            (self.service, &record.service),
+            (self.host, &record.host),
+            (self.trace_id, &record.trace_id),
+            (self.span_id, &record.span_id),
+        ];
+        for (field, value) in texts {
+            if let Some(value) = value {
+                doc.add_text(field, value);
+            }
+        }
+        if !record.attributes.is_empty() {
+            let object: Vec<(String, OwnedValue)> =
+                record.attributes.iter().map(|(k, v)| (k.to_string(), owned_value(v))).collect();
+            doc.add_field_value(self.attributes, &OwnedValue::Object(object));
+        }
+        for note in &record.notes {
+            doc.add_text(self.notes, note.code.as_str());
+        }
+        doc.add_text(self.producer, record.producer.as_str());
+        doc.add_u64(self.batch, batch);
+        doc.add_u64(self.row, row);
+        for (field, _, name) in &self.declared {
+            match record.field(name) {
+                Some(TypedValue::String(s)) => doc.add_text(*field, s),
+                Some(TypedValue::I64(n)) => doc.add_i64(*field, *n),
+                Some(TypedValue::U64(n)) => doc.add_u64(*field, *n),
+                Some(TypedValue::F64(n)) => doc.add_f64(*field, *n),
+                Some(TypedValue::Bool(b)) => doc.add_bool(*field, *b),
+                Some(TypedValue::Timestamp(t)) => doc.add_date(*field, DateTime::from_timestamp_nanos(t.as_nanos())),
+                Some(TypedValue::Ip(ip)) => doc.add_ip_addr(*field, ipv6(*ip)),
+                None => {}
+            }
+        }
+        doc
+    }
+}
+
+fn numeric(indexed: bool, fast: bool) -> NumericOptions {
+    let mut options = NumericOptions::default();
+    if indexed {
+        options = options.set_indexed();
+    }
+    if fast {
+        options = options.set_fast();
+    }
+    options
+}
+
+fn ipv6(ip: IpAddr) -> Ipv6Addr {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    }
+}
+
+fn owned_value(value: &Value<'_>) -> OwnedValue {
+    match value {
+        Value::Null => OwnedValue::Null,
+        Value::Bool(b) => OwnedValue::Bool(*b),
+        Value::I64(n) => OwnedValue::I64(*n),
+        Value::U64(n) => OwnedValue::U64(*n),
+        Value::F64(n) => OwnedValue::F64(*n),
+        Value::String(s) => OwnedValue::Str(s.to_string()),
+        Value::Array(items) => OwnedValue::Array(items.iter().map(owned_value).collect()),
+        Value::Object(entries) => {
+            OwnedValue::Object(entries.iter().map(|(k, v)| (k.to_string(), owned_value(v))).collect())
+        }
+    }
+}
