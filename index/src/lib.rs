@@ -8,6 +8,8 @@
 //!   partition, staged under a temporary name until
 //!   [`archive::StagedFile::publish`].
 //!
+//! * [`data_dir::DataDir`] and [`data_dir::Manifest`]: the directory layout,
+//!   the committed state, the commit protocol and crash recovery.
 //! * [`fields::IndexFields`]: a split's tantivy schema; records → documents.
 //! * [`splits::SplitWriters`]: one tantivy index per UTC day, committed per
 //!   ingest batch; [`splits::rollback_batches_after`] undoes batches the
@@ -17,5 +19,6 @@
 //! sources, HTTP or the CLI.
 
 pub mod archive;
+pub mod data_dir;
 pub mod fields;
 pub mod splits;
