@@ -5,7 +5,7 @@
 //! DIR/manifest.json                       last committed batch, input checkpoints
 //! DIR/index/YYYY-MM-DD/                   tantivy split per day
 //! DIR/archive/date=…/hour=…/part-<batch>.parquet[.tmp]
-//! DIR/deadletter/                         rejected lines
+//! DIR/deadletter/part-<batch>.ndjson[.tmp]  rejected lines, staged like the archive
 //! ```
 //!
 //! The commit protocol for batch N (the ingest pipeline drives it):
@@ -156,6 +156,7 @@ impl DataDir {
         let mut recovery = Recovery::default();
         let mut staged = Vec::new();
         collect_staged(&self.archive(), &mut staged)?;
+        collect_staged(&self.deadletter(), &mut staged)?;
         for path in staged {
             let io = |source| DataDirError::Io { path: path.clone(), source };
             match batch_of(&path) {

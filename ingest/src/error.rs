@@ -14,6 +14,12 @@ pub enum IngestError {
     ReadInput { path: PathBuf, source: std::io::Error },
     #[error("cannot write output: {0}")]
     WriteOutput(std::io::Error),
+    #[error(transparent)]
+    DataDir(sluice_index::data_dir::DataDirError),
+    #[error(transparent)]
+    Index(sluice_index::splits::IndexError),
+    #[error(transparent)]
+    Archive(sluice_index::archive::ArchiveError),
     #[error("{rejected} lines rejected, more than --max-rejected {max}")]
     TooManyRejected { rejected: u64, max: u64 },
 }
@@ -29,6 +35,9 @@ impl IngestError {
                 ErrorKind::OperatorFixable
             }
             IngestError::TooManyRejected { .. } => ErrorKind::UserFixable,
+            IngestError::DataDir(error) => error.kind(),
+            IngestError::Index(error) => error.kind(),
+            IngestError::Archive(error) => error.kind(),
         }
     }
 }

@@ -40,6 +40,11 @@ impl<R: BufRead> LineReader<R> {
         self.bytes_read
     }
 
+    /// Lines returned so far.
+    pub fn lines_read(&self) -> u64 {
+        self.line_number
+    }
+
     /// The next line, or `None` at the end of the input.
     pub fn next_frame(&mut self) -> io::Result<Option<Frame<'_>>> {
         self.line.clear();

@@ -16,6 +16,7 @@
 pub mod dry_run;
 mod error;
 pub mod framing;
+pub mod pipeline;
 pub mod summary;
 
 pub use error::IngestError;

@@ -6,6 +6,7 @@
 //! that package's own tests.
 
 mod corpus;
+mod ingest;
 mod ingest_dry_run;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,136 @@
+//! `sluice-ingest` into a data directory: the account adds up, the index
+//! and the archive hold exactly the accepted records, rejected lines are in
+//! the dead-letter files, and a rerun of the same files adds nothing.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::{run, stderr_text, stdout_lines};
+
+fn archive_rows(dir: &Path) -> usize {
+    let mut files = Vec::new();
+    collect(&dir.join("archive"), "parquet", &mut files);
+    files
+        .iter()
+        .map(|path| {
+            let file = std::fs::File::open(path).unwrap();
+            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+            reader.metadata().file_metadata().num_rows() as usize
+        })
+        .sum()
+}
+
+fn index_docs(dir: &Path) -> u64 {
+    sluice_index::splits::list_splits(&dir.join("index"))
+        .unwrap()
+        .into_iter()
+        .map(|(_, path)| tantivy::Index::open_in_dir(path).unwrap().reader().unwrap().searcher().num_docs())
+        .sum()
+}
+
+fn collect(dir: &Path, extension: &str, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect(&path, extension, out);
+        } else if path.extension().is_some_and(|e| e == extension) {
+            out.push(path);
+        }
+    }
+}
+
+fn dead_letters(dir: &Path) -> Vec<Value> {
+    let mut files = Vec::new();
+    collect(&dir.join("deadletter"), "ndjson", &mut files);
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn ingest_accounts_for_every_line_and_stores_each_record_once() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let args =
+        ["--data-dir", data_arg, "--summary-json", "--max-line-bytes", "450", "fixtures/malformed/every-reason.ndjson"];
+    let output = run("sluice-ingest", &args, None);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_text(&output));
+    let mut summary: Value = serde_json::from_str(&stdout_lines(&output)[0]).unwrap();
+    summary.as_object_mut().unwrap().remove("elapsed_seconds");
+    let file_len = std::fs::metadata(crate::workspace().join("fixtures/malformed/every-reason.ndjson")).unwrap().len();
+    assert_eq!(
+        summary,
+        json!({"lines_read": 11, "accepted": 5, "rejected": 4, "blank": 2, "bytes_read": file_len,
+               "rejected_by_reason": {"invalid_json": 2, "invalid_utf8": 1, "not_an_object": 1}})
+    );
+    // Index documents = archive rows = accepted.
+    assert_eq!(index_docs(&data), 5);
+    assert_eq!(archive_rows(&data), 5);
+    // Rejected lines, losslessly, with where they came from and why.
+    let letters = dead_letters(&data);
+    assert_eq!(letters.len(), 4);
+    assert_eq!(
+        letters[0],
+        json!({"source": "fixtures/malformed/every-reason.ndjson", "line": 3, "reason": "invalid_json",
+               "detail": "not valid JSON at byte 0 near 'n': expected a JSON value", "raw": "not json"})
+    );
+    assert_eq!(letters[2]["reason"], "invalid_utf8");
+    assert_eq!(letters[2]["raw_base64"], "eyJtc2ciOiJjYWbpIGF1IGxhaXQifQ==");
+    // No staged files are left behind.
+    let mut staged = Vec::new();
+    collect(&data, "tmp", &mut staged);
+    assert!(staged.is_empty(), "{staged:?}");
+
+    // The same command again resumes after the checkpoint: nothing is read twice.
+    let again = run("sluice-ingest", &args, None);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr_text(&again));
+    let summary: Value = serde_json::from_str(&stdout_lines(&again)[0]).unwrap();
+    assert_eq!(summary["lines_read"], 0);
+    assert_eq!(index_docs(&data), 5);
+    assert_eq!(archive_rows(&data), 5);
+
+    // Appended lines are picked up from where the last run stopped.
+    let copy = temp.path().join("app.ndjson");
+    std::fs::write(&copy, "{\"msg\":\"one\",\"time\":\"2024-01-01T00:00:00Z\"}\n").unwrap();
+    let copy_arg = copy.to_str().unwrap();
+    let first = run("sluice-ingest", &["--data-dir", data_arg, "--summary-json", copy_arg], None);
+    assert_eq!(serde_json::from_str::<Value>(&stdout_lines(&first)[0]).unwrap()["accepted"], 1);
+    let mut file = std::fs::OpenOptions::new().append(true).open(&copy).unwrap();
+    std::io::Write::write_all(&mut file, b"{\"msg\":\"two\",\"time\":\"2024-01-01T00:00:01Z\"}\n").unwrap();
+    let second = run("sluice-ingest", &["--data-dir", data_arg, "--summary-json", copy_arg], None);
+    let summary: Value = serde_json::from_str(&stdout_lines(&second)[0]).unwrap();
+    assert_eq!((summary["lines_read"].as_u64(), summary["accepted"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(index_docs(&data), 7);
+    assert_eq!(archive_rows(&data), 7);
+}
+
+#[test]
+fn many_small_batches_and_stdin() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let mut input = Vec::new();
+    for i in 0..500 {
+        input.extend_from_slice(
+            format!("{{\"msg\":\"line {i}\",\"level\":\"info\",\"ts\":{}}}\n", 1_700_000_000 + i * 60).as_bytes(),
+        );
+    }
+    let output = run(
+        "sluice-ingest",
+        &["--data-dir", data.to_str().unwrap(), "--summary-json", "--batch-bytes", "4096", "-"],
+        Some(&input),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_text(&output));
+    let summary: Value = serde_json::from_str(&stdout_lines(&output)[0]).unwrap();
+    assert_eq!(summary["accepted"], 500);
+    assert_eq!(index_docs(&data), 500);
+    assert_eq!(archive_rows(&data), 500);
+    let manifest: Value = serde_json::from_slice(&std::fs::read(data.join("manifest.json")).unwrap()).unwrap();
+    assert!(manifest["last_batch"].as_u64().unwrap() > 5, "{manifest}");
+}
