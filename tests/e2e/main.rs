@@ -6,6 +6,7 @@
 //! that package's own tests.
 
 mod corpus;
+mod crash;
 mod ingest;
 mod ingest_dry_run;
 
