@@ -134,3 +134,36 @@ fn many_small_batches_and_stdin() {
     let manifest: Value = serde_json::from_slice(&std::fs::read(data.join("manifest.json")).unwrap()).unwrap();
     assert!(manifest["last_batch"].as_u64().unwrap() > 5, "{manifest}");
 }
+
+/// DuckDB and pyarrow read the archive as it is. They are installed by
+/// `.ci/run` (`pip install duckdb pyarrow`); locally, install them the same way.
+#[test]
+fn duckdb_and_pyarrow_read_the_archive_as_written() {
+    let temp = tempfile::tempdir().unwrap();
+    let corpus = temp.path().join("corpus.ndjson");
+    let expected = temp.path().join("expected.json");
+    let generated = run(
+        "sluice-corpus",
+        &["--size", "3MB", "--seed", "5", "--out", corpus.to_str().unwrap(), "--expected", expected.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(generated.status.code(), Some(0), "{}", stderr_text(&generated));
+    let data = temp.path().join("data");
+    let ingested = run("sluice-ingest", &["--data-dir", data.to_str().unwrap(), corpus.to_str().unwrap()], None);
+    assert_eq!(ingested.status.code(), Some(0), "{}", stderr_text(&ingested));
+    let script = crate::workspace().join("tests/interop/check_archive.py");
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&data)
+        .arg(&expected)
+        .output()
+        .expect("python3 must be installed");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("ModuleNotFoundError"),
+        "DuckDB and pyarrow are needed for this test: pip install duckdb pyarrow\n{stderr}"
+    );
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 22, "{stdout}");
+}
