@@ -4,8 +4,7 @@
 //! It is how a team checks a schema against sample lines, and it runs the
 //! same framing and normalizer the pipeline does, with the same accounting.
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,26 +17,7 @@ use crate::error::IngestError;
 use crate::framing::{Frame, LineReader, is_blank};
 use crate::summary::{RejectReason, Summary};
 
-/// Where lines come from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Input {
-    Stdin,
-    File(PathBuf),
-}
-
-impl Input {
-    /// `-` is standard input, as everywhere.
-    pub fn from_arg(arg: &Path) -> Input {
-        if arg == Path::new("-") { Input::Stdin } else { Input::File(arg.to_owned()) }
-    }
-
-    fn name(&self) -> String {
-        match self {
-            Input::Stdin => "<stdin>".to_owned(),
-            Input::File(path) => path.display().to_string(),
-        }
-    }
-}
+pub use crate::source::Input;
 
 /// Everything a dry run needs, parsed from the command line.
 #[derive(Clone, Debug)]
@@ -73,20 +53,9 @@ pub fn dry_run(
     let mut summary = Summary::default();
     let mut buffer = LineBuffer::new();
     let mut out = Vec::with_capacity(64 * 1024);
-    let stdin = io::stdin();
     let inputs = if config.inputs.is_empty() { vec![Input::Stdin] } else { config.inputs.clone() };
     'inputs: for input in &inputs {
-        let reader: Box<dyn BufRead> = match input {
-            Input::Stdin => Box::new(stdin.lock()),
-            Input::File(path) => {
-                let file = File::open(path).map_err(|source| IngestError::OpenInput { path: path.clone(), source })?;
-                if file.metadata().is_ok_and(|m| m.is_dir()) {
-                    let source = io::Error::new(io::ErrorKind::IsADirectory, "is a directory");
-                    return Err(IngestError::OpenInput { path: path.clone(), source });
-                }
-                Box::new(BufReader::with_capacity(256 * 1024, file))
-            }
-        };
+        let reader = crate::source::open(input, |_| 0)?.reader;
         let name = input.name();
         let mut lines = LineReader::new(reader, config.max_line_bytes);
         let bytes_before = summary.bytes_read;

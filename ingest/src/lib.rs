@@ -17,6 +17,7 @@ pub mod dry_run;
 mod error;
 pub mod framing;
 pub mod pipeline;
+pub mod source;
 pub mod summary;
 
 pub use error::IngestError;

@@ -9,9 +9,8 @@
 //! row in its hour's archive file before the index documents point at it.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -24,9 +23,10 @@ use sluice_schemas::{
     CompiledSchema, LineBuffer, Normalizer, NormalizerConfig, Record, Timestamp, invalid_utf8_detail,
 };
 
-use crate::dry_run::{Input, load_schema};
+use crate::dry_run::load_schema;
 use crate::error::IngestError;
 use crate::framing::{Frame, LineReader, is_blank};
+use crate::source::{Compression, Input};
 use crate::summary::{RejectReason, Summary};
 
 /// Everything an ingest run needs, parsed from the command line.
@@ -233,40 +233,31 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
     Ok(summary)
 }
 
+/// Opens an input. A file the manifest has a checkpoint for (same device
+/// and inode; for a plain file, not shorter than the checkpoint) resumes
+/// after it; anything else starts from the beginning.
+fn open_input(input: &Input, manifest: &Manifest) -> Result<OpenedInput, IngestError> {
+    let mut resumed = Checkpoint::default();
+    let opened = crate::source::open(input, |identity| match manifest.checkpoints.get(&identity.key) {
+        Some(previous)
+            if previous.device == identity.device
+                && previous.inode == identity.inode
+                && (identity.compression != Compression::None || previous.offset <= identity.size) =>
+        {
+            resumed = previous.clone();
+            previous.offset
+        }
+        _ => 0,
+    })?;
+    let checkpoint = opened.file.map(|identity| {
+        let checkpoint = Checkpoint { device: identity.device, inode: identity.inode, ..resumed };
+        (checkpoint, identity.key)
+    });
+    Ok((opened.reader, input.name(), checkpoint))
+}
+
 /// A reader, its name for messages, and (for files) its checkpoint and manifest key.
 type OpenedInput = (Box<dyn BufRead>, String, Option<(Checkpoint, String)>);
-
-/// Opens an input; a file the manifest has a checkpoint for (same device and
-/// inode, not shorter than the checkpoint) resumes after it.
-fn open_input(input: &Input, manifest: &Manifest) -> Result<OpenedInput, IngestError> {
-    match input {
-        Input::Stdin => Ok((Box::new(BufReader::new(io::stdin())), "<stdin>".to_owned(), None)),
-        Input::File(path) => {
-            let open_error = |source| IngestError::OpenInput { path: path.clone(), source };
-            let mut file = File::open(path).map_err(open_error)?;
-            let metadata = file.metadata().map_err(open_error)?;
-            if metadata.is_dir() {
-                return Err(open_error(io::Error::new(io::ErrorKind::IsADirectory, "is a directory")));
-            }
-            let key = absolute(path).display().to_string();
-            let mut checkpoint = Checkpoint { device: metadata.dev(), inode: metadata.ino(), offset: 0, lines: 0 };
-            if let Some(previous) = manifest.checkpoints.get(&key)
-                && previous.device == checkpoint.device
-                && previous.inode == checkpoint.inode
-                && previous.offset <= metadata.len()
-            {
-                checkpoint = previous.clone();
-                file.seek(SeekFrom::Start(checkpoint.offset)).map_err(open_error)?;
-            }
-            let reader: Box<dyn BufRead> = Box::new(BufReader::with_capacity(256 * 1024, file));
-            Ok((reader, path.display().to_string(), Some((checkpoint, key))))
-        }
-    }
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
-}
 
 /// One dead-letter line: source, line number, reason, detail and the raw
 /// line, as a string when it is UTF-8 and as base64 when it is not. An

@@ -167,3 +167,39 @@ fn duckdb_and_pyarrow_read_the_archive_as_written() {
     assert!(output.status.success(), "{stdout}\n{stderr}");
     assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 22, "{stdout}");
 }
+
+#[test]
+fn gzip_and_zstd_inputs_are_decompressed() {
+    let temp = tempfile::tempdir().unwrap();
+    let plain = crate::workspace().join("fixtures/malformed/every-reason.ndjson");
+    let bytes = std::fs::read(&plain).unwrap();
+    let gz = temp.path().join("every-reason.ndjson.gz");
+    let mut encoder =
+        flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
+    std::io::Write::write_all(&mut encoder, &bytes).unwrap();
+    encoder.finish().unwrap();
+    let zst = temp.path().join("every-reason.ndjson.zst");
+    std::fs::write(&zst, zstd::encode_all(&bytes[..], 3).unwrap()).unwrap();
+    for (i, path) in [&gz, &zst].into_iter().enumerate() {
+        let data = temp.path().join(format!("data{i}"));
+        let args =
+            ["--data-dir", data.to_str().unwrap(), "--summary-json", "--max-line-bytes", "300", path.to_str().unwrap()];
+        let output = run("sluice-ingest", &args, None);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr_text(&output));
+        let summary: Value = serde_json::from_str(&stdout_lines(&output)[0]).unwrap();
+        assert_eq!(
+            (summary["lines_read"].as_u64(), summary["accepted"].as_u64(), summary["blank"].as_u64()),
+            (Some(11), Some(4), Some(2)),
+            "{}",
+            path.display()
+        );
+        assert_eq!(summary["bytes_read"].as_u64(), Some(bytes.len() as u64), "decompressed bytes");
+        assert_eq!(index_docs(&data), 4);
+        assert_eq!(archive_rows(&data), 4);
+        // A rerun resumes past everything: the decompressed offset is the checkpoint.
+        let again = run("sluice-ingest", &args, None);
+        assert_eq!(serde_json::from_str::<Value>(&stdout_lines(&again)[0]).unwrap()["lines_read"], 0);
+        let dry = run("sluice-ingest", &["--dry-run", "--max-line-bytes", "300", path.to_str().unwrap()], None);
+        assert_eq!(stdout_lines(&dry).len(), 4, "{}", stderr_text(&dry));
+    }
+}
