@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use sluice_schemas::{
-    CompiledSchema, LineBuffer, Normalizer, NormalizerConfig, Schema, Timestamp, invalid_utf8_detail,
-};
+use sluice_schemas::{CompiledSchema, LineBuffer, Normalizer, NormalizerConfig, Schema, Timestamp};
 
 use crate::error::IngestError;
 use crate::framing::{Frame, LineReader, is_blank};
@@ -82,12 +80,8 @@ pub fn dry_run(
                             record.write_ndjson(&mut out);
                         }
                         Err(rejection) => {
-                            let reason = RejectReason::Normalize(rejection.reason);
+                            let (reason, detail) = RejectReason::of_rejection(rejection, bytes);
                             summary.count_rejected(reason);
-                            let detail = match rejection.reason {
-                                sluice_schemas::RejectReason::InvalidUtf8 => invalid_utf8_detail(bytes),
-                                _ => rejection.detail,
-                            };
                             report_reject(rejects, &name, number, reason, &detail)?;
                         }
                     }

@@ -19,9 +19,7 @@ use sluice_index::archive::{ArchiveBatchBuilder, ArchiveLayout, ArchiveWriter, S
 use sluice_index::data_dir::{Checkpoint, DataDir, Manifest, batch_file_stem};
 use sluice_index::fields::IndexFields;
 use sluice_index::splits::SplitWriters;
-use sluice_schemas::{
-    CompiledSchema, LineBuffer, Normalizer, NormalizerConfig, Record, Timestamp, invalid_utf8_detail,
-};
+use sluice_schemas::{CompiledSchema, LineBuffer, Normalizer, NormalizerConfig, Record, Timestamp};
 
 use crate::dry_run::load_schema;
 use crate::error::IngestError;
@@ -195,12 +193,8 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
                             batch.records.push(record.into_owned());
                         }
                         Err(rejection) => {
-                            let reason = RejectReason::Normalize(rejection.reason);
+                            let (reason, detail) = RejectReason::of_rejection(rejection, bytes);
                             summary.count_rejected(reason);
-                            let detail = match rejection.reason {
-                                sluice_schemas::RejectReason::InvalidUtf8 => invalid_utf8_detail(bytes),
-                                _ => rejection.detail,
-                            };
                             dead_letter(
                                 &mut batch.dead_letters,
                                 &name,

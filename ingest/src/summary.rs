@@ -24,6 +24,20 @@ impl RejectReason {
     }
 }
 
+impl RejectReason {
+    /// The reason and the detail to report for a line the normalizer
+    /// rejected. `raw_line` is the line as it arrived: for invalid UTF-8 it
+    /// names the first bad byte, which the normalizer cannot (its buffer is
+    /// borrowed by then).
+    pub fn of_rejection(rejection: sluice_schemas::Rejection, raw_line: &[u8]) -> (RejectReason, String) {
+        let detail = match rejection.reason {
+            sluice_schemas::RejectReason::InvalidUtf8 => sluice_schemas::invalid_utf8_detail(raw_line),
+            _ => rejection.detail,
+        };
+        (RejectReason::Normalize(rejection.reason), detail)
+    }
+}
+
 /// Counts for one run. Invariant: `accepted + rejected + blank == lines_read`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Summary {

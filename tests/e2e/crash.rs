@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{binary, run, stderr_text};
+use crate::{archive_rows, binary, collect, index_docs, run, stderr_text};
 
 fn last_batch(data: &Path) -> u64 {
     std::fs::read(data.join("manifest.json"))
@@ -80,28 +80,11 @@ fn sigkill_mid_file_then_rerun_loses_and_duplicates_nothing() {
     assert!(summary["lines_read"].as_u64().unwrap() < expected["lines_read"].as_u64().unwrap(), "{summary}");
 
     let accepted = expected["accepted"].as_u64().unwrap();
-    let index_docs: u64 = sluice_index::splits::list_splits(&data.join("index"))
-        .unwrap()
-        .into_iter()
-        .map(|(_, p)| tantivy::Index::open_in_dir(p).unwrap().reader().unwrap().searcher().num_docs())
-        .sum();
-    assert_eq!(index_docs, accepted, "index holds every accepted record once");
-    let mut parquet_rows = 0i64;
-    let mut stack = vec![data.join("archive")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                assert_eq!(path.extension().unwrap(), "parquet", "staged file left behind: {}", path.display());
-                let file = std::fs::File::open(&path).unwrap();
-                let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
-                parquet_rows += reader.metadata().file_metadata().num_rows();
-            }
-        }
-    }
-    assert_eq!(parquet_rows as u64, accepted, "archive holds every accepted record once");
+    assert_eq!(index_docs(&data), accepted, "index holds every accepted record once");
+    assert_eq!(archive_rows(&data) as u64, accepted, "archive holds every accepted record once");
+    let mut staged = Vec::new();
+    collect(&data, "tmp", &mut staged);
+    assert!(staged.is_empty(), "staged files left behind: {staged:?}");
     for needle in expected["needles"].as_array().unwrap() {
         assert_eq!(search_count(&data, needle.as_str().unwrap()), 1, "needle {needle}");
     }

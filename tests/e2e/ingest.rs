@@ -6,40 +6,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::{run, stderr_text, stdout_lines};
-
-fn archive_rows(dir: &Path) -> usize {
-    let mut files = Vec::new();
-    collect(&dir.join("archive"), "parquet", &mut files);
-    files
-        .iter()
-        .map(|path| {
-            let file = std::fs::File::open(path).unwrap();
-            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
-            reader.metadata().file_metadata().num_rows() as usize
-        })
-        .sum()
-}
-
-fn index_docs(dir: &Path) -> u64 {
-    sluice_index::splits::list_splits(&dir.join("index"))
-        .unwrap()
-        .into_iter()
-        .map(|(_, path)| tantivy::Index::open_in_dir(path).unwrap().reader().unwrap().searcher().num_docs())
-        .sum()
-}
-
-fn collect(dir: &Path, extension: &str, out: &mut Vec<std::path::PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            collect(&path, extension, out);
-        } else if path.extension().is_some_and(|e| e == extension) {
-            out.push(path);
-        }
-    }
-}
+use crate::{archive_rows, collect, index_docs, run, stderr_text, stdout_lines};
 
 fn dead_letters(dir: &Path) -> Vec<Value> {
     let mut files = Vec::new();

@@ -55,3 +55,39 @@ pub fn stdout_lines(output: &Output) -> Vec<String> {
 pub fn stderr_text(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// Rows in every published Parquet file of a data directory's archive.
+pub fn archive_rows(dir: &Path) -> usize {
+    let mut files = Vec::new();
+    collect(&dir.join("archive"), "parquet", &mut files);
+    files
+        .iter()
+        .map(|path| {
+            let file = std::fs::File::open(path).unwrap();
+            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+            reader.metadata().file_metadata().num_rows() as usize
+        })
+        .sum()
+}
+
+/// Documents in every day split of a data directory's index.
+pub fn index_docs(dir: &Path) -> u64 {
+    sluice_index::splits::list_splits(&dir.join("index"))
+        .unwrap()
+        .into_iter()
+        .map(|(_, path)| tantivy::Index::open_in_dir(path).unwrap().reader().unwrap().searcher().num_docs())
+        .sum()
+}
+
+/// Files under `dir` (recursively) with this extension.
+pub fn collect(dir: &Path, extension: &str, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect(&path, extension, out);
+        } else if path.extension().is_some_and(|e| e == extension) {
+            out.push(path);
+        }
+    }
+}
