@@ -3,31 +3,13 @@
 
 use serde_json::Value;
 
-use crate::{run, stderr_text, stdout_lines};
+use crate::{generate_corpus, run, stderr_text, stdout_lines};
 
 #[test]
 fn ingest_reports_exactly_what_the_generator_expects() {
     let dir = tempfile::tempdir().unwrap();
-    let corpus = dir.path().join("corpus.ndjson");
-    let expected_path = dir.path().join("expected.json");
-    let generated = run(
-        "sluice-corpus",
-        &[
-            "--size",
-            "2MB",
-            "--seed",
-            "11",
-            "--malformed",
-            "0.02",
-            "--out",
-            corpus.to_str().unwrap(),
-            "--expected",
-            expected_path.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert_eq!(generated.status.code(), Some(0), "{}", stderr_text(&generated));
-    let expected: Value = serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap()).unwrap();
+    let flags = ["--size", "2MB", "--seed", "11", "--malformed", "0.02"];
+    let (corpus, expected) = generate_corpus(dir.path(), "corpus", &flags);
 
     let ingested = run("sluice-ingest", &["--dry-run", "--summary-json", corpus.to_str().unwrap()], None);
     assert_eq!(ingested.status.code(), Some(0), "{}", stderr_text(&ingested));
@@ -50,23 +32,7 @@ fn ingest_reports_exactly_what_the_generator_expects() {
     assert_eq!(serde_json::to_value(&by_service).unwrap(), expected["by_service"]);
 
     // Same flags, same bytes.
-    let again = dir.path().join("again.ndjson");
-    let regenerated = run(
-        "sluice-corpus",
-        &[
-            "--size",
-            "2MB",
-            "--seed",
-            "11",
-            "--malformed",
-            "0.02",
-            "--out",
-            again.to_str().unwrap(),
-            "--expected",
-            "/dev/null",
-        ],
-        None,
-    );
-    assert_eq!(regenerated.status.code(), Some(0));
+    let (again, expected_again) = generate_corpus(dir.path(), "again", &flags);
+    assert_eq!(expected_again, expected);
     assert!(std::fs::read(&corpus).unwrap() == std::fs::read(&again).unwrap(), "corpus is not deterministic");
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{archive_rows, binary, collect, index_docs, run, stderr_text};
+use crate::{archive_rows, binary, collect, generate_corpus, index_docs, run, stderr_text};
 
 fn last_batch(data: &Path) -> u64 {
     std::fs::read(data.join("manifest.json"))
@@ -34,26 +34,8 @@ fn search_count(data: &Path, query: &str) -> usize {
 #[test]
 fn sigkill_mid_file_then_rerun_loses_and_duplicates_nothing() {
     let temp = tempfile::tempdir().unwrap();
-    let corpus = temp.path().join("corpus.ndjson");
-    let expected_path = temp.path().join("expected.json");
-    let generated = run(
-        "sluice-corpus",
-        &[
-            "--size",
-            "6MB",
-            "--seed",
-            "3",
-            "--needles",
-            "12",
-            "--out",
-            corpus.to_str().unwrap(),
-            "--expected",
-            expected_path.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert_eq!(generated.status.code(), Some(0), "{}", stderr_text(&generated));
-    let expected: Value = serde_json::from_slice(&std::fs::read(&expected_path).unwrap()).unwrap();
+    let (corpus, expected) =
+        generate_corpus(temp.path(), "corpus", &["--size", "6MB", "--seed", "3", "--needles", "12"]);
     let data = temp.path().join("data");
     let args = ["--data-dir", data.to_str().unwrap(), "--batch-bytes", "262144", corpus.to_str().unwrap()];
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::{archive_rows, collect, index_docs, run, stderr_text, stdout_lines};
+use crate::{archive_rows, collect, generate_corpus, index_docs, run, stderr_text, stdout_lines};
 
 fn dead_letters(dir: &Path) -> Vec<Value> {
     let mut files = Vec::new();
@@ -107,14 +107,8 @@ fn many_small_batches_and_stdin() {
 #[test]
 fn duckdb_and_pyarrow_read_the_archive_as_written() {
     let temp = tempfile::tempdir().unwrap();
-    let corpus = temp.path().join("corpus.ndjson");
-    let expected = temp.path().join("expected.json");
-    let generated = run(
-        "sluice-corpus",
-        &["--size", "3MB", "--seed", "5", "--out", corpus.to_str().unwrap(), "--expected", expected.to_str().unwrap()],
-        None,
-    );
-    assert_eq!(generated.status.code(), Some(0), "{}", stderr_text(&generated));
+    let (corpus, _) = generate_corpus(temp.path(), "corpus", &["--size", "3MB", "--seed", "5"]);
+    let expected = temp.path().join("corpus.expected.json");
     let data = temp.path().join("data");
     let ingested = run("sluice-ingest", &["--data-dir", data.to_str().unwrap(), corpus.to_str().unwrap()], None);
     assert_eq!(ingested.status.code(), Some(0), "{}", stderr_text(&ingested));

@@ -91,3 +91,16 @@ pub fn collect(dir: &Path, extension: &str, out: &mut Vec<std::path::PathBuf>) {
         }
     }
 }
+
+/// Runs `sluice-corpus` with `flags` into `dir`; returns the corpus path and
+/// the generator's expected account.
+pub fn generate_corpus(dir: &Path, name: &str, flags: &[&str]) -> (PathBuf, serde_json::Value) {
+    let corpus = dir.join(format!("{name}.ndjson"));
+    let expected = dir.join(format!("{name}.expected.json"));
+    let mut args: Vec<&str> = flags.to_vec();
+    args.extend(["--out", corpus.to_str().unwrap(), "--expected", expected.to_str().unwrap()]);
+    let generated = run("sluice-corpus", &args, None);
+    assert_eq!(generated.status.code(), Some(0), "{}", stderr_text(&generated));
+    let expected = serde_json::from_slice(&std::fs::read(&expected).unwrap()).unwrap();
+    (corpus, expected)
+}
