@@ -22,3 +22,8 @@ pub mod archive;
 pub mod data_dir;
 pub mod fields;
 pub mod splits;
+
+/// The types the ingest pipeline passes between its stages, re-exported so
+/// it needs no direct dependency on tantivy or arrow.
+pub use arrow_array::RecordBatch;
+pub use tantivy::TantivyDocument;

@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 
 use sluice_schemas::{ErrorKind, Record};
 use tantivy::query::RangeQuery;
-use tantivy::{Index, IndexWriter, TantivyDocument, TantivyError, Term};
+use tantivy::store::Compressor;
+use tantivy::{Index, IndexSettings, IndexWriter, TantivyDocument, TantivyError, Term};
 
 use crate::fields::IndexFields;
 
@@ -67,7 +68,10 @@ fn open_or_create(path: &Path, fields: &IndexFields) -> Result<Index, IndexError
         Index::open_in_dir(path).map_err(tantivy)
     } else {
         std::fs::create_dir_all(path).map_err(|source| IndexError::Io { path: path.to_owned(), source })?;
-        Index::create_in_dir(path, fields.schema.clone()).map_err(tantivy)
+        // The doc store holds an empty document per record (nothing is
+        // stored); uncompressed that is 5 bytes a record, with lz4 nothing.
+        let settings = IndexSettings { docstore_compression: Compressor::Lz4, ..IndexSettings::default() };
+        Index::builder().schema(fields.schema.clone()).settings(settings).create_in_dir(path).map_err(tantivy)
     }
 }
 
@@ -99,7 +103,14 @@ impl SplitWriters {
 
     /// Adds the record at `row` of `batch` to its day's split.
     pub fn add(&mut self, record: &Record<'_>, batch: u64, row: u64) -> Result<(), IndexError> {
-        let day = day_of(record.timestamp.as_nanos());
+        let document = self.fields.document(record, batch, row);
+        self.add_document(record.timestamp.as_nanos(), document)
+    }
+
+    /// Adds a document (built by [`IndexFields::document`]) to the split of
+    /// the day `timestamp_nanos` falls in.
+    pub fn add_document(&mut self, timestamp_nanos: i64, document: TantivyDocument) -> Result<(), IndexError> {
+        let day = day_of(timestamp_nanos);
         if !self.open.contains_key(&day) {
             let path = self.root.join(day_name(day));
             let index = open_or_create(&path, &self.fields)?;
@@ -110,7 +121,6 @@ impl SplitWriters {
         }
         let Some((writer, touched)) = self.open.get_mut(&day) else { return Ok(()) };
         *touched = true;
-        let document = self.fields.document(record, batch, row);
         writer
             .add_document(document)
             .map_err(|source| IndexError::Tantivy { path: self.root.join(day_name(day)), source })?;

@@ -22,6 +22,8 @@ pub enum IngestError {
     Archive(sluice_index::archive::ArchiveError),
     #[error("{rejected} lines rejected, more than --max-rejected {max}")]
     TooManyRejected { rejected: u64, max: u64 },
+    #[error("internal error: {0} (a bug: please report it)")]
+    Internal(String),
 }
 
 impl IngestError {
@@ -35,6 +37,7 @@ impl IngestError {
                 ErrorKind::OperatorFixable
             }
             IngestError::TooManyRejected { .. } => ErrorKind::UserFixable,
+            IngestError::Internal(_) => ErrorKind::Fatal,
             IngestError::DataDir(error) => error.kind(),
             IngestError::Index(error) => error.kind(),
             IngestError::Archive(error) => error.kind(),

@@ -13,10 +13,12 @@
 //! [`ErrorKind`](sluice_schemas::ErrorKind), from which the binary picks its
 //! exit code.
 
+mod dead_letter;
 pub mod dry_run;
 mod error;
 pub mod framing;
 pub mod pipeline;
+pub mod progress;
 pub mod source;
 pub mod summary;
 

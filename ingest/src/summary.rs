@@ -69,6 +69,16 @@ impl Summary {
         *self.rejected_by_reason.entry(reason.as_str()).or_default() += 1;
     }
 
+    /// Adds another account's counts (bytes and elapsed time are left alone).
+    pub fn merge_counts(&mut self, other: &Summary) {
+        self.lines_read += other.lines_read;
+        self.accepted += other.accepted;
+        self.blank += other.blank;
+        for (reason, count) in &other.rejected_by_reason {
+            *self.rejected_by_reason.entry(reason).or_default() += count;
+        }
+    }
+
     /// Whether every line read is accounted for.
     pub fn balances(&self) -> bool {
         self.accepted + self.rejected() + self.blank == self.lines_read

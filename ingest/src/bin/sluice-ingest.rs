@@ -97,6 +97,7 @@ fn main() -> ExitCode {
         config.max_line_bytes = args.max_line_bytes;
         config.max_rejected = args.max_rejected;
         config.batch_bytes = args.batch_bytes.max(1);
+        config.progress = io::stderr().is_terminal();
         return match ingest(&config) {
             Ok(summary) => {
                 if args.summary_json {

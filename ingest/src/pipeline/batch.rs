@@ -1,0 +1,135 @@
+//! Stage 3, one thread: normalized chunks, in input order → sorted,
+//! staged batches.
+//!
+//! A batch closes after `--batch-bytes` of input or at the end of the
+//! inputs. Closing sorts its records by time (stable), which fixes each
+//! record's row in its hour's archive file; the documents get that
+//! location; the archive files and the dead letters are written and
+//! fsync'd under temporary names. Nothing is visible yet: the commit stage
+//! makes it so, after the index commit (see `sluice_index::data_dir`).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::sync::Arc;
+
+use sluice_index::archive::{ArchiveLayout, ArchiveWriter, StagedFile, sort_order, sorted_batch};
+use sluice_index::data_dir::{Checkpoint, DataDir, DataDirError, batch_file_stem};
+use sluice_index::fields::IndexFields;
+use sluice_index::{RecordBatch, TantivyDocument};
+
+use crate::error::IngestError;
+use crate::pipeline::normalize::NormalizedChunk;
+
+const NANOS_PER_HOUR: i64 = 3_600_000_000_000;
+
+/// A batch ready to commit: documents located, files staged.
+pub struct StagedBatch {
+    pub number: u64,
+    /// `(timestamp ns, document)` pairs, in time order.
+    pub documents: Vec<(i64, TantivyDocument)>,
+    pub staged: Vec<StagedFile>,
+    pub checkpoints: BTreeMap<String, Checkpoint>,
+}
+
+/// Collects chunks into the open batch and stages it when it closes.
+pub struct Batcher {
+    dir: DataDir,
+    fields: IndexFields,
+    layout: Arc<ArchiveLayout>,
+    archive: ArchiveWriter,
+    next_number: u64,
+    open: OpenBatch,
+}
+
+#[derive(Default)]
+struct OpenBatch {
+    timestamps: Vec<i64>,
+    documents: Vec<TantivyDocument>,
+    rows: Vec<RecordBatch>,
+    dead_letters: Vec<u8>,
+    checkpoints: BTreeMap<String, Checkpoint>,
+    bytes: u64,
+}
+
+impl Batcher {
+    pub fn new(
+        dir: DataDir,
+        fields: IndexFields,
+        layout: Arc<ArchiveLayout>,
+        archive: ArchiveWriter,
+        next_number: u64,
+    ) -> Batcher {
+        Batcher { dir, fields, layout, archive, next_number, open: OpenBatch::default() }
+    }
+
+    /// Input bytes in the open batch.
+    pub fn open_bytes(&self) -> u64 {
+        self.open.bytes
+    }
+
+    pub fn add(&mut self, chunk: NormalizedChunk) {
+        let open = &mut self.open;
+        open.timestamps.extend_from_slice(&chunk.timestamps);
+        open.documents.extend(chunk.documents);
+        if chunk.rows.num_rows() > 0 {
+            open.rows.push(chunk.rows);
+        }
+        open.dead_letters.extend_from_slice(&chunk.dead_letters);
+        if let Some((key, checkpoint)) = chunk.checkpoint {
+            open.checkpoints.insert(key, checkpoint);
+        }
+        open.bytes += chunk.bytes;
+    }
+
+    /// Closes the open batch: sorts, locates, stages. `None` when it holds
+    /// nothing to commit.
+    pub fn close(&mut self) -> Result<Option<StagedBatch>, IngestError> {
+        let open = std::mem::take(&mut self.open);
+        if open.documents.is_empty() && open.dead_letters.is_empty() && open.checkpoints.is_empty() {
+            return Ok(None);
+        }
+        let number = self.next_number;
+        self.next_number += 1;
+        let stem = batch_file_stem(number);
+        let order = sort_order(&open.timestamps);
+        // Rows restart at 0 in each hour: one archive file per hour.
+        let mut slots: Vec<Option<TantivyDocument>> = open.documents.into_iter().map(Some).collect();
+        let mut documents = Vec::with_capacity(slots.len());
+        let mut hour = i64::MIN;
+        let mut row = 0u64;
+        for &position in &order {
+            let timestamp = open.timestamps[position as usize];
+            let record_hour = timestamp.div_euclid(NANOS_PER_HOUR);
+            if record_hour != hour {
+                hour = record_hour;
+                row = 0;
+            }
+            if let Some(mut document) = slots[position as usize].take() {
+                self.fields.locate(&mut document, number, row);
+                documents.push((timestamp, document));
+            }
+            row += 1;
+        }
+        let mut staged = Vec::new();
+        if !order.is_empty() {
+            let sorted = sorted_batch(&self.layout, &open.rows, &order).map_err(IngestError::Archive)?;
+            drop(open.rows);
+            staged.extend(self.archive.write(&sorted, &stem).map_err(IngestError::Archive)?);
+        }
+        if !open.dead_letters.is_empty() {
+            staged.push(self.stage_dead_letters(&stem, &open.dead_letters)?);
+        }
+        Ok(Some(StagedBatch { number, documents, staged, checkpoints: open.checkpoints }))
+    }
+
+    fn stage_dead_letters(&self, stem: &str, entries: &[u8]) -> Result<StagedFile, IngestError> {
+        let published = self.dir.deadletter().join(format!("{stem}.ndjson"));
+        let staged = self.dir.deadletter().join(format!("{stem}.ndjson.tmp"));
+        let io = |source| IngestError::DataDir(DataDirError::Io { path: staged.clone(), source });
+        let mut file = File::create(&staged).map_err(io)?;
+        file.write_all(entries).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        Ok(StagedFile { staged, published, rows: 0 })
+    }
+}

@@ -1,0 +1,39 @@
+//! Stage 4, one thread: staged batches → committed, in order.
+//!
+//! Adds a batch's documents to the day splits, commits them with the batch
+//! number as payload, stores the manifest (the commit point), then
+//! publishes the staged files. A crash anywhere in between is undone or
+//! rolled forward by `DataDir::recover` on the next start.
+
+use sluice_index::data_dir::{DataDir, Manifest};
+use sluice_index::splits::SplitWriters;
+
+use crate::error::IngestError;
+use crate::pipeline::batch::StagedBatch;
+
+pub struct Committer {
+    pub dir: DataDir,
+    pub manifest: Manifest,
+    pub splits: SplitWriters,
+}
+
+impl Committer {
+    pub fn commit(&mut self, batch: StagedBatch) -> Result<(), IngestError> {
+        for (timestamp, document) in batch.documents {
+            self.splits.add_document(timestamp, document).map_err(IngestError::Index)?;
+        }
+        self.splits.commit(batch.number).map_err(IngestError::Index)?;
+        self.manifest.last_batch = batch.number;
+        self.manifest.checkpoints.extend(batch.checkpoints);
+        self.manifest.store(&self.dir).map_err(IngestError::DataDir)?;
+        for file in &batch.staged {
+            file.publish().map_err(IngestError::Archive)?;
+        }
+        Ok(())
+    }
+
+    /// Closes the index writers (nothing is pending after the last commit).
+    pub fn finish(self) -> Result<(), IngestError> {
+        self.splits.close().map_err(IngestError::Index)
+    }
+}

@@ -1,0 +1,192 @@
+//! The ingest pipeline: inputs → framing → normalize → batches committed to
+//! the tantivy index, the Parquet archive and the dead-letter files
+//! together (see `sluice_index::data_dir` for the protocol).
+//!
+//! Four stages, joined by bounded queues so memory stays flat whatever the
+//! input size and a slow stage holds back the ones before it:
+//!
+//! ```text
+//! read (calling thread)   ──chunks──▶ normalize (N workers) ──┐
+//!    └──── one reply slot per chunk, in input order ──────────┴─▶ batch ──▶ commit
+//! ```
+//!
+//! 1. [`read`]: frames lines and cuts them into ~1 MiB chunks per input.
+//! 2. [`normalize`]: parses and normalizes each chunk, builds its index
+//!    documents and archive rows, writes its dead letters. Chunks finish in
+//!    any order; each chunk's reply slot is queued in input order, so the
+//!    next stage sees them in order without a reorder buffer.
+//! 3. [`batch`]: gathers chunks until `batch_bytes`, sorts the batch by
+//!    time, gives each document its archive row, stages the Parquet files.
+//! 4. [`commit`]: indexes the documents (tantivy's own threads), commits,
+//!    stores the manifest, publishes. Stages 3 and 4 overlap: batch n+1 is
+//!    sorted and compressed while batch n is indexed.
+
+mod batch;
+mod commit;
+mod normalize;
+mod read;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+use sluice_index::archive::{ArchiveLayout, ArchiveWriter};
+use sluice_index::data_dir::DataDir;
+use sluice_index::fields::IndexFields;
+use sluice_index::splits::SplitWriters;
+use sluice_schemas::{CompiledSchema, Normalizer, NormalizerConfig};
+
+use crate::dry_run::load_schema;
+use crate::error::IngestError;
+use crate::progress::Progress;
+use crate::source::Input;
+use crate::summary::Summary;
+use batch::Batcher;
+use commit::Committer;
+use normalize::{ChunkNormalizer, NormalizedChunk};
+use read::{Chunk, read_inputs};
+
+/// Everything an ingest run needs, parsed from the command line.
+#[derive(Clone, Debug)]
+pub struct IngestConfig {
+    pub data_dir: PathBuf,
+    pub inputs: Vec<Input>,
+    pub schema: Option<PathBuf>,
+    pub service: Option<String>,
+    pub max_line_bytes: usize,
+    pub max_rejected: Option<u64>,
+    /// Input bytes per committed batch.
+    pub batch_bytes: u64,
+    /// Normalizing threads.
+    pub workers: usize,
+    /// tantivy's indexing threads per open day split.
+    pub index_threads: usize,
+    /// tantivy's indexing memory for an open day split (all its threads).
+    pub index_memory_bytes: usize,
+    pub zstd_level: i32,
+    /// Print a progress line on stderr (the binary sets it when stderr is a terminal).
+    pub progress: bool,
+}
+
+impl IngestConfig {
+    pub fn new(data_dir: PathBuf, inputs: Vec<Input>) -> IngestConfig {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        IngestConfig {
+            data_dir,
+            inputs,
+            schema: None,
+            service: None,
+            max_line_bytes: crate::framing::DEFAULT_MAX_LINE_BYTES,
+            max_rejected: None,
+            batch_bytes: 64 << 20,
+            workers: cores,
+            index_threads: cores.clamp(1, 4),
+            index_memory_bytes: 96 << 20,
+            zstd_level: 3,
+            progress: false,
+        }
+    }
+}
+
+/// A chunk on its way to a worker, with the slot its result goes to.
+type Work = (Chunk, Sender<Result<NormalizedChunk, IngestError>>);
+
+/// Ingests every input into the data directory; returns the run's account.
+pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
+    let started = Instant::now();
+    let schema = load_schema(config.schema.as_deref())?;
+    let dir = DataDir::open(&config.data_dir).map_err(IngestError::DataDir)?;
+    let fields = IndexFields::new(&schema);
+    let (manifest, _recovery) = dir.recover(&fields).map_err(IngestError::DataDir)?;
+    let layout = Arc::new(ArchiveLayout::new(&schema));
+    let archive = ArchiveWriter::new(&dir.archive(), config.zstd_level).map_err(IngestError::Archive)?;
+    let index_memory =
+        config.index_memory_bytes.max(config.index_threads * sluice_index::splits::MIN_MEMORY_BUDGET_PER_THREAD);
+    let splits = SplitWriters::new(&dir.index(), fields.clone(), index_memory, config.index_threads);
+    let compiled = Arc::new(CompiledSchema::new(schema));
+    let inputs = if config.inputs.is_empty() { vec![Input::Stdin] } else { config.inputs.clone() };
+    let workers = config.workers.max(1);
+    let progress = Progress::new();
+
+    let mut batcher = Batcher::new(dir.clone(), fields.clone(), layout.clone(), archive, manifest.last_batch + 1);
+    let mut committer = Committer { dir, manifest: manifest.clone(), splits };
+    let (work_tx, work_rx) = bounded::<Work>(workers * 2);
+    let (order_tx, order_rx) = bounded::<Receiver<Result<NormalizedChunk, IngestError>>>(workers * 4);
+    // A rendezvous: at most one staged batch waits while another is indexed.
+    let (staged_tx, staged_rx) = bounded(0);
+
+    let (read_result, batch_result, commit_result) = std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let work_rx = work_rx.clone();
+            let normalizer =
+                Normalizer::new(compiled.clone(), NormalizerConfig { default_service: config.service.clone() });
+            let mut worker = ChunkNormalizer::new(normalizer, fields.clone(), layout.clone(), config.max_line_bytes);
+            scope.spawn(move || {
+                for (chunk, reply) in work_rx {
+                    // The batch stage may have stopped; then nobody waits.
+                    let _ = reply.send(worker.normalize(chunk));
+                }
+            });
+        }
+        drop(work_rx);
+        let progress = &progress;
+        let batching = scope.spawn(move || -> Result<Summary, IngestError> {
+            let mut summary = Summary::default();
+            for reply in order_rx {
+                let chunk = reply.recv().map_err(|_| IngestError::Internal("a normalizer thread stopped".into()))??;
+                summary.merge_counts(&chunk.counts);
+                summary.bytes_read += chunk.bytes;
+                progress.set_rejected(summary.rejected());
+                if let Some(max) = config.max_rejected
+                    && summary.rejected() > max
+                {
+                    return Err(IngestError::TooManyRejected { rejected: summary.rejected(), max });
+                }
+                batcher.add(chunk);
+                if batcher.open_bytes() >= config.batch_bytes
+                    && let Some(staged) = batcher.close()?
+                    && staged_tx.send(staged).is_err()
+                {
+                    // The commit stage failed; it reports why.
+                    return Ok(summary);
+                }
+            }
+            if let Some(staged) = batcher.close()? {
+                let _ = staged_tx.send(staged);
+            }
+            Ok(summary)
+        });
+        let committing = scope.spawn(move || -> Result<(), IngestError> {
+            for staged in staged_rx {
+                committer.commit(staged)?;
+            }
+            committer.finish()
+        });
+        let display = config.progress.then(|| scope.spawn(|| progress.display_until_done()));
+        let chunk_bytes = read::CHUNK_BYTES.min(usize::try_from(config.batch_bytes).unwrap_or(usize::MAX));
+        let read_result = read_inputs(&inputs, &manifest, config.max_line_bytes, chunk_bytes, |chunk| {
+            progress.add_read(chunk.bytes, chunk.lines_read);
+            let (reply_tx, reply_rx) = bounded(1);
+            order_tx.send(reply_rx).is_ok() && work_tx.send((chunk, reply_tx)).is_ok()
+        });
+        drop(work_tx);
+        drop(order_tx);
+        let batch_result =
+            batching.join().unwrap_or_else(|_| Err(IngestError::Internal("batch stage panicked".into())));
+        let commit_result =
+            committing.join().unwrap_or_else(|_| Err(IngestError::Internal("commit stage panicked".into())));
+        progress.done();
+        if let Some(display) = display {
+            let _ = display.join();
+        }
+        (read_result, batch_result, commit_result)
+    });
+    // The first failure in pipeline order is the cause; later stages only saw it stop.
+    commit_result?;
+    let mut summary = batch_result?;
+    read_result?;
+    summary.elapsed = started.elapsed();
+    debug_assert!(summary.balances(), "{summary:?}");
+    Ok(summary)
+}
