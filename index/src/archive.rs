@@ -407,6 +407,12 @@ impl ArchiveWriter {
     }
 }
 
+/// The archive file under `root` (`DIR/archive`) that holds the record
+/// with this timestamp written by batch `stem` (see `batch_file_stem`).
+pub fn file_path(root: &Path, timestamp_nanos: i64, stem: &str) -> PathBuf {
+    root.join(partition_dir(timestamp_nanos.div_euclid(NANOS_PER_HOUR))).join(format!("{stem}.parquet"))
+}
+
 /// `date=YYYY-MM-DD/hour=HH` for an hour since the epoch.
 fn partition_dir(hour: i64) -> PathBuf {
     let text = sluice_schemas::Timestamp::from_nanos(hour.saturating_mul(NANOS_PER_HOUR)).to_string();

@@ -120,6 +120,11 @@ impl DataDir {
         Ok(DataDir { root: root.to_owned() })
     }
 
+    /// The data directory at `root`, for reading: creates nothing.
+    pub fn at(root: &Path) -> DataDir {
+        DataDir { root: root.to_owned() }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -1,5 +1,21 @@
-//! Search, aggregations, SQL over the Parquet archive, and output formats
-//! for the `sluice` CLI.
+//! Search, aggregations and archive reads for the `sluice` CLI.
 //!
-//! Empty until the ingest pipeline issue adds the first queries. DataFusion
-//! will live here and only here: it is most of the build time.
+//! * [`store::Store`]: the day splits a time range needs; a query string
+//!   parsed against them (bare words search `message`, other names are
+//!   fields or attribute paths); hits newest first; counts, by value
+//!   through tantivy's terms aggregation.
+//! * [`fetch::fetch`]: hits → records read from the Parquet archive (the
+//!   index stores no documents: each hit's batch and row locate it).
+//! * [`time::TimeRange`]: `--from` / `--to`, absolute or relative.
+//! * [`output`]: tables for people, NDJSON and JSON for scripts.
+//!
+//! DataFusion (SQL over the archive) will live here and only here: it is
+//! most of the build time.
+
+pub mod error;
+pub mod fetch;
+pub mod output;
+pub mod store;
+pub mod time;
+
+pub use error::QueryError;

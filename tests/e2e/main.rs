@@ -9,6 +9,7 @@ mod corpus;
 mod crash;
 mod ingest;
 mod ingest_dry_run;
+mod query;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

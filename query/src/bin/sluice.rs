@@ -1,0 +1,181 @@
+//! `sluice`: the incident CLI over a Sluice data directory.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sluice_query::QueryError;
+use sluice_query::output::{Format, write_counts, write_records};
+use sluice_query::store::Store;
+use sluice_query::time::TimeRange;
+use sluice_schemas::{ErrorKind, Timestamp};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const AFTER_HELP: &str = "\
+Queries use tantivy's syntax: bare words search the message (all must
+match), `field:value` matches a field exactly (level, service, host,
+trace_id, span_id, producer, declared fields), any other name is an
+attribute path (`http.status:500`, `user:steve`), \"quoted phrases\",
+AND / OR / NOT, -word, (groups), and `*` for everything.
+
+Times (--from, --to) are RFC 3339 (2024-03-01T12:00:00Z), dates
+(2024-03-01), `now`, or durations ago (30s, 15m, 2h, 7d, 1w); the range is
+[from, to). Output times are UTC.
+
+Exit codes: 0 ok (also when nothing matches); 1 internal error; 2 bad
+query, time or field, or an empty data directory; 3 unreadable data.";
+
+/// Search and count logs ingested by sluice-ingest.
+#[derive(Parser, Debug)]
+#[command(name = "sluice", version, after_help = AFTER_HELP)]
+struct Args {
+    /// Data directory [default: $SLUICE_DATA_DIR, else ./sluice-data].
+    #[arg(long, value_name = "DIR", env = "SLUICE_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Debug)]
+struct Range {
+    /// Start of the time range (inclusive).
+    #[arg(long, value_name = "TIME")]
+    from: Option<String>,
+    /// End of the time range (exclusive).
+    #[arg(long, value_name = "TIME")]
+    to: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Matching records, newest first.
+    #[command(after_help = "\
+Examples:
+  sluice search 'level:error AND service:sshd \"connection refused\"' --from 2h
+  sluice search 'http.status:500' --limit 20 --format ndjson | jq .message
+  sluice search '*' --from 2024-03-01 --to 2024-03-02 --oldest-first")]
+    Search {
+        /// The query; `*` matches every record.
+        query: String,
+        #[command(flatten)]
+        range: Range,
+        /// At most this many records.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Oldest first instead of newest first.
+        #[arg(long)]
+        oldest_first: bool,
+        /// table (aligned, colored on a terminal), ndjson (canonical records) or json.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// How many records match, in all or per value of a field.
+    #[command(after_help = "\
+Examples:
+  sluice count 'level:error' --from 1h
+  sluice count '*' --by service
+  sluice count 'refused' --by level --format json")]
+    Count {
+        /// The query; `*` matches every record.
+        query: String,
+        /// Count per value of this field (level, service, host, producer, severity_number).
+        #[arg(long, value_name = "FIELD")]
+        by: Option<String>,
+        #[command(flatten)]
+        range: Range,
+        /// table or json.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OutputFormat {
+    Table,
+    Ndjson,
+    Json,
+}
+
+impl From<OutputFormat> for Format {
+    fn from(format: OutputFormat) -> Format {
+        match format {
+            OutputFormat::Table => Format::Table,
+            OutputFormat::Ndjson => Format::Ndjson,
+            OutputFormat::Json => Format::Json,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let data_dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from("sluice-data"));
+    match run(&args.command, &data_dir) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Query(error)) => {
+            let label = if io::stderr().is_terminal() { "\x1b[1;31merror\x1b[0m" } else { "error" };
+            eprintln!("sluice: {label}: {error}");
+            ExitCode::from(match error.kind() {
+                ErrorKind::UserFixable => 2,
+                ErrorKind::OperatorFixable | ErrorKind::Retryable => 3,
+                ErrorKind::Fatal => 1,
+            })
+        }
+        // A closed pipe (`sluice search … | head`) is not an error.
+        Err(Failure::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(Failure::Output(error)) => {
+            eprintln!("sluice: error: cannot write output: {error}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+enum Failure {
+    Query(QueryError),
+    Output(io::Error),
+}
+
+impl From<QueryError> for Failure {
+    fn from(error: QueryError) -> Failure {
+        Failure::Query(error)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(error: io::Error) -> Failure {
+        Failure::Output(error)
+    }
+}
+
+fn run(command: &Command, data_dir: &std::path::Path) -> Result<(), Failure> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    match command {
+        Command::Search { query, range, limit, oldest_first, format } => {
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
+            let store = Store::open(data_dir, range)?;
+            let (hits, total) = store.search(query, range, *limit, *oldest_first)?;
+            let records = sluice_query::fetch::fetch(&store, &hits)?;
+            let color = io::stdout().is_terminal();
+            write_records(&mut out, &records, total, (*format).into(), color)?;
+            out.flush()?;
+            if matches!(format, OutputFormat::Table) && io::stderr().is_terminal() {
+                let order = if *oldest_first { "oldest" } else { "newest" };
+                eprintln!("{} of {total} matches, {order} first", records.len());
+            }
+        }
+        Command::Count { query, by, range, format } => {
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
+            let store = Store::open(data_dir, range)?;
+            let total = store.count(query, range)?;
+            let buckets = by.as_deref().map(|field| store.count_by(query, range, field)).transpose()?;
+            let by = by.as_deref().zip(buckets.as_deref());
+            write_counts(&mut out, total, by, (*format).into())?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}

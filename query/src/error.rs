@@ -1,0 +1,47 @@
+//! Errors of a query, each classified for exit codes.
+
+use std::path::PathBuf;
+
+use sluice_schemas::ErrorKind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(
+        "no data in {}: ingest some first, e.g. `sluice-ingest --data-dir {} app.log.json` or `app | sluice-ingest --data-dir {}`",
+        dir.display(), dir.display(), dir.display()
+    )]
+    EmptyDataDir { dir: PathBuf },
+    #[error("invalid query `{query}`: {message}")]
+    BadQuery { query: String, message: String },
+    #[error(
+        "invalid time `{text}`: expected RFC 3339 (2024-03-01T12:00:00Z), a date (2024-03-01), `now`, or a duration ago (15m, 2h, 7d, 1w)"
+    )]
+    BadTime { text: String },
+    #[error("--from {from} is not before --to {to}")]
+    EmptyRange { from: String, to: String },
+    #[error("cannot count by `{field}`: {reason}; fields you can count by: {known}")]
+    BadField { field: String, reason: String, known: String },
+    #[error("index split {}: {source}", path.display())]
+    Index { path: PathBuf, source: tantivy::TantivyError },
+    #[error("archive file {}: {message}", path.display())]
+    Archive { path: PathBuf, message: String },
+    #[error(transparent)]
+    Layout(#[from] sluice_index::splits::IndexError),
+}
+
+impl QueryError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            QueryError::EmptyDataDir { .. }
+            | QueryError::BadQuery { .. }
+            | QueryError::BadTime { .. }
+            | QueryError::EmptyRange { .. }
+            | QueryError::BadField { .. } => ErrorKind::UserFixable,
+            QueryError::Index { source: tantivy::TantivyError::IoError(_), .. } | QueryError::Archive { .. } => {
+                ErrorKind::OperatorFixable
+            }
+            QueryError::Index { .. } => ErrorKind::Fatal,
+            QueryError::Layout(error) => error.kind(),
+        }
+    }
+}

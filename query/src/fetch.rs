@@ -1,0 +1,166 @@
+//! Search hits → records, read from the Parquet archive.
+//!
+//! The index stores no documents; each hit carries its batch and its row
+//! in that batch's file for its hour. Hits are grouped by file and each
+//! file is read once, only the row ranges needed (parquet's row selection
+//! skips the pages in between).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::PathBuf;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type, TimestampNanosecondType, UInt8Type, UInt64Type};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use sluice_index::archive::file_path;
+use sluice_index::data_dir::batch_file_stem;
+use sluice_schemas::Timestamp;
+
+use crate::error::QueryError;
+use crate::store::{Hit, Store};
+
+/// One record as the canonical JSON object (keys in record order: as
+/// `sluice-ingest --dry-run` prints them), plus the fields the table shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FetchedRecord {
+    pub json: String,
+    pub timestamp: i64,
+    pub level: Option<String>,
+    pub service: Option<String>,
+    pub host: Option<String>,
+    pub message: Option<String>,
+}
+
+/// The records of `hits`, in the same order.
+pub fn fetch(store: &Store, hits: &[Hit]) -> Result<Vec<FetchedRecord>, QueryError> {
+    let archive = store.dir.archive();
+    let mut by_file: BTreeMap<PathBuf, Vec<(u64, usize)>> = BTreeMap::new();
+    for (position, hit) in hits.iter().enumerate() {
+        let path = file_path(&archive, hit.timestamp, &batch_file_stem(hit.batch));
+        by_file.entry(path).or_default().push((hit.row, position));
+    }
+    let mut out: Vec<Option<FetchedRecord>> = vec![None; hits.len()];
+    for (path, mut rows) in by_file {
+        rows.sort_unstable();
+        let records = read_rows(&path, &rows.iter().map(|(row, _)| *row).collect::<Vec<_>>())?;
+        for ((_, position), record) in rows.iter().zip(records) {
+            out[*position] = Some(record);
+        }
+    }
+    out.into_iter()
+        .zip(hits)
+        .map(|(record, hit)| {
+            record.ok_or_else(|| QueryError::Archive {
+                path: file_path(&archive, hit.timestamp, &batch_file_stem(hit.batch)),
+                message: format!("row {} is missing", hit.row),
+            })
+        })
+        .collect()
+}
+
+/// Reads `rows` (sorted, may repeat) of one archive file.
+fn read_rows(path: &PathBuf, rows: &[u64]) -> Result<Vec<FetchedRecord>, QueryError> {
+    let archive_error = |message: String| QueryError::Archive { path: path.clone(), message };
+    let file = File::open(path).map_err(|e| archive_error(e.to_string()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| archive_error(e.to_string()))?;
+    let total = builder.metadata().file_metadata().num_rows() as u64;
+    let mut distinct: Vec<u64> = rows.to_vec();
+    distinct.dedup();
+    if let Some(&last) = distinct.last()
+        && last >= total
+    {
+        return Err(archive_error(format!("row {last} is past the file's {total} rows")));
+    }
+    let mut selectors = Vec::new();
+    let mut next = 0u64;
+    for &row in &distinct {
+        if row > next {
+            selectors.push(RowSelector::skip((row - next) as usize));
+        }
+        selectors.push(RowSelector::select(1));
+        next = row + 1;
+    }
+    let reader = builder
+        .with_row_selection(RowSelection::from(selectors))
+        .with_batch_size(distinct.len().max(1))
+        .build()
+        .map_err(|e| archive_error(e.to_string()))?;
+    let mut selected = Vec::with_capacity(distinct.len());
+    for batch in reader {
+        let batch = batch.map_err(|e| archive_error(e.to_string()))?;
+        for index in 0..batch.num_rows() {
+            selected.push(to_record(&batch, index));
+        }
+    }
+    // Repeated rows map to the same record.
+    let mut out = Vec::with_capacity(rows.len());
+    let mut cursor = 0;
+    for (i, &row) in rows.iter().enumerate() {
+        if i > 0 && rows[i - 1] != row {
+            cursor += 1;
+        }
+        let record = selected.get(cursor).cloned().ok_or_else(|| archive_error(format!("row {row} is missing")))?;
+        out.push(record);
+    }
+    Ok(out)
+}
+
+/// Columns written as JSON text in the archive, embedded as JSON objects.
+const JSON_COLUMNS: [&str; 2] = ["attributes", "notes"];
+
+fn to_record(batch: &RecordBatch, row: usize) -> FetchedRecord {
+    let schema = batch.schema();
+    let mut json = String::from("{");
+    let mut record =
+        FetchedRecord { json: String::new(), timestamp: 0, level: None, service: None, host: None, message: None };
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        if column.is_null(row) {
+            continue;
+        }
+        let name = field.name().as_str();
+        let value = match column.data_type() {
+            DataType::Timestamp(..) => {
+                let nanos = column.as_primitive::<TimestampNanosecondType>().value(row);
+                if name == "timestamp" {
+                    record.timestamp = nanos;
+                }
+                serde_json::Value::String(Timestamp::from_nanos(nanos).to_string()).to_string()
+            }
+            DataType::Utf8 => {
+                let text = column.as_string::<i32>().value(row);
+                match name {
+                    "level" => record.level = Some(text.to_owned()),
+                    "service" => record.service = Some(text.to_owned()),
+                    "host" => record.host = Some(text.to_owned()),
+                    "message" => record.message = Some(text.to_owned()),
+                    _ => {}
+                }
+                if JSON_COLUMNS.contains(&name) {
+                    if text == "{}" || text.is_empty() {
+                        continue;
+                    }
+                    text.to_owned()
+                } else {
+                    serde_json::Value::String(text.to_owned()).to_string()
+                }
+            }
+            DataType::UInt8 => column.as_primitive::<UInt8Type>().value(row).to_string(),
+            DataType::Int64 => column.as_primitive::<Int64Type>().value(row).to_string(),
+            DataType::UInt64 => column.as_primitive::<UInt64Type>().value(row).to_string(),
+            DataType::Float64 => serde_json::Value::from(column.as_primitive::<Float64Type>().value(row)).to_string(),
+            DataType::Boolean => column.as_boolean().value(row).to_string(),
+            _ => continue,
+        };
+        if json.len() > 1 {
+            json.push(',');
+        }
+        json.push_str(&serde_json::Value::String(name.to_owned()).to_string());
+        json.push(':');
+        json.push_str(&value);
+    }
+    json.push('}');
+    record.json = json;
+    record
+}

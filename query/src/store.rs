@@ -1,0 +1,335 @@
+//! The data directory as the queries see it: the day splits a time range
+//! needs, a query parsed against them, hits and counts.
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+use sluice_index::data_dir::DataDir;
+use sluice_index::splits::{day_name, list_splits};
+use tantivy::aggregation::AggregationCollector;
+use tantivy::aggregation::agg_req::Aggregations;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery};
+use tantivy::query_grammar::{UserInputAst, UserInputLeaf};
+use tantivy::schema::{Field, FieldType};
+use tantivy::{DateTime, DocAddress, Index, IndexReader, Order, Searcher, Term};
+
+use crate::error::QueryError;
+use crate::output::Bucket;
+use crate::time::TimeRange;
+
+const NANOS_PER_DAY: i64 = 86_400_000_000_000;
+
+/// The fields `count --by` accepts: canonical terms with a fast column.
+pub const COUNTABLE: [&str; 5] = ["level", "service", "host", "producer", "severity_number"];
+
+/// One day split, open for reading.
+pub struct Split {
+    pub day: String,
+    pub path: PathBuf,
+    pub index: Index,
+    reader: IndexReader,
+}
+
+impl Split {
+    fn searcher(&self) -> Searcher {
+        self.reader.searcher()
+    }
+
+    fn field(&self, name: &str) -> Result<Field, QueryError> {
+        self.index.schema().get_field(name).map_err(|source| QueryError::Index { path: self.path.clone(), source })
+    }
+
+    fn tantivy(&self) -> impl Fn(tantivy::TantivyError) -> QueryError + '_ {
+        |source| QueryError::Index { path: self.path.clone(), source }
+    }
+
+    /// `text` as a tantivy query over this split, restricted to `range`.
+    ///
+    /// Bare words search `message`; words are ANDed; `*` matches every
+    /// record; `field:value` names a canonical or declared field, and any
+    /// other name is an attribute path (`http.status:500` means
+    /// `attributes.http.status:500`).
+    fn query(&self, text: &str, range: TimeRange) -> Result<Box<dyn Query>, QueryError> {
+        let schema = self.index.schema();
+        let message = self.field("message")?;
+        let mut parser = QueryParser::for_index(&self.index, vec![message]);
+        parser.set_conjunction_by_default();
+        let bad = |message: String| QueryError::BadQuery { query: text.to_owned(), message };
+        let user_query: Box<dyn Query> = if text.trim().is_empty() || text.trim() == "*" {
+            Box::new(AllQuery)
+        } else {
+            let ast = match tantivy::query_grammar::parse_query(text) {
+                Ok(ast) => ast,
+                // The grammar's own error says nothing; the parser's says where.
+                Err(_) => {
+                    return Err(bad(parser.parse_query(text).err().map_or("syntax error".into(), |e| e.to_string())));
+                }
+            };
+            let ast = hoist_negations(attributes_by_default(ast, &|name| schema.get_field(name).is_ok()));
+            parser.build_query_from_user_input_ast(ast).map_err(|e| bad(e.to_string()))?
+        };
+        if range == TimeRange::ALL {
+            return Ok(user_query);
+        }
+        let timestamp = self.field("timestamp")?;
+        let bound = |nanos: Option<i64>, included: bool| match nanos {
+            None => Bound::Unbounded,
+            Some(n) => {
+                let term = Term::from_field_date(timestamp, DateTime::from_timestamp_nanos(n));
+                if included { Bound::Included(term) } else { Bound::Excluded(term) }
+            }
+        };
+        let in_range = RangeQuery::new(bound(range.from, true), bound(range.to, false));
+        Ok(Box::new(BooleanQuery::new(vec![(Occur::Must, user_query), (Occur::Must, Box::new(in_range))])))
+    }
+}
+
+/// Rewrites field names the schema does not know into attribute paths.
+fn attributes_by_default(ast: UserInputAst, known: &dyn Fn(&str) -> bool) -> UserInputAst {
+    let rename = |field: Option<String>| match field {
+        Some(name) if !known(&name) && !name.starts_with("attributes.") => Some(format!("attributes.{name}")),
+        other => other,
+    };
+    match ast {
+        UserInputAst::Clause(clauses) => UserInputAst::Clause(
+            clauses.into_iter().map(|(occur, ast)| (occur, attributes_by_default(ast, known))).collect(),
+        ),
+        UserInputAst::Boost(ast, boost) => UserInputAst::Boost(Box::new(attributes_by_default(*ast, known)), boost),
+        UserInputAst::Leaf(leaf) => UserInputAst::Leaf(Box::new(match *leaf {
+            UserInputLeaf::Literal(mut literal) => {
+                literal.field_name = rename(literal.field_name.take());
+                UserInputLeaf::Literal(literal)
+            }
+            UserInputLeaf::Range { field, lower, upper } => UserInputLeaf::Range { field: rename(field), lower, upper },
+            UserInputLeaf::Set { field, elements } => UserInputLeaf::Set { field: rename(field), elements },
+            UserInputLeaf::Regex { field, pattern } => UserInputLeaf::Regex { field: rename(field), pattern },
+            UserInputLeaf::Exists { field } => UserInputLeaf::Exists { field: rename(Some(field)).unwrap_or_default() },
+            UserInputLeaf::All => UserInputLeaf::All,
+        })),
+    }
+}
+
+/// `a AND NOT b` as Lucene means it: the grammar reads it as `+a +(-b)`,
+/// and a clause of exclusions alone matches nothing in tantivy, so the
+/// whole query would match nothing. Exclusion-only clauses required by
+/// their parent are merged into it: `+a -b`.
+fn hoist_negations(ast: UserInputAst) -> UserInputAst {
+    match ast {
+        UserInputAst::Clause(clauses) => {
+            let mut out = Vec::with_capacity(clauses.len());
+            for (occur, child) in clauses {
+                match hoist_negations(child) {
+                    UserInputAst::Clause(inner)
+                        if matches!(occur, Some(Occur::Must))
+                            && !inner.is_empty()
+                            && inner.iter().all(|(o, _)| matches!(o, Some(Occur::MustNot))) =>
+                    {
+                        out.extend(inner);
+                    }
+                    child => out.push((occur, child)),
+                }
+            }
+            UserInputAst::Clause(out)
+        }
+        UserInputAst::Boost(ast, boost) => UserInputAst::Boost(Box::new(hoist_negations(*ast)), boost),
+        leaf => leaf,
+    }
+}
+
+/// A matching record: where it is in the archive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hit {
+    pub timestamp: i64,
+    pub batch: u64,
+    pub row: u64,
+}
+
+/// The data directory, open for queries.
+pub struct Store {
+    pub dir: DataDir,
+    splits: Vec<Split>,
+}
+
+impl Store {
+    /// Opens the splits that overlap `range`. An empty or missing data
+    /// directory is an error that says how to ingest.
+    pub fn open(root: &Path, range: TimeRange) -> Result<Store, QueryError> {
+        let dir = DataDir::at(root);
+        let all = list_splits(&dir.index())?;
+        if all.is_empty() {
+            return Err(QueryError::EmptyDataDir { dir: root.to_owned() });
+        }
+        let mut splits = Vec::new();
+        for (day, path) in all {
+            let Some(start) = day_start(&day) else { continue };
+            if !range.overlaps(start, start + NANOS_PER_DAY) {
+                continue;
+            }
+            let tantivy = |source| QueryError::Index { path: path.clone(), source };
+            let index = Index::open_in_dir(&path).map_err(tantivy)?;
+            let reader = index.reader().map_err(tantivy)?;
+            splits.push(Split { day, path, index, reader });
+        }
+        Ok(Store { dir, splits })
+    }
+
+    /// The newest `limit` matches (oldest first with `oldest_first`) and
+    /// the number of matches in all.
+    pub fn search(
+        &self,
+        text: &str,
+        range: TimeRange,
+        limit: usize,
+        oldest_first: bool,
+    ) -> Result<(Vec<Hit>, u64), QueryError> {
+        let mut hits: Vec<Hit> = Vec::new();
+        let mut total = 0u64;
+        let order = if oldest_first { Order::Asc } else { Order::Desc };
+        let mut splits: Vec<&Split> = self.splits.iter().collect();
+        if !oldest_first {
+            splits.reverse();
+        }
+        for split in splits {
+            let query = split.query(text, range)?;
+            let searcher = split.searcher();
+            // Days do not overlap: once `limit` hits are in hand, older (or
+            // newer) days only add to the count.
+            let want = limit.saturating_sub(hits.len());
+            if want == 0 {
+                total += searcher.search(&query, &Count).map_err(split.tantivy())? as u64;
+                continue;
+            }
+            let top = TopDocs::with_limit(want).order_by_fast_field::<DateTime>("timestamp", order);
+            let (found, count) = searcher.search(&query, &(top, Count)).map_err(split.tantivy())?;
+            total += count as u64;
+            for (_, address) in found {
+                hits.push(locate(&searcher, address, split)?);
+            }
+        }
+        Ok((hits, total))
+    }
+
+    /// How many records match.
+    pub fn count(&self, text: &str, range: TimeRange) -> Result<u64, QueryError> {
+        let mut total = 0;
+        for split in &self.splits {
+            let query = split.query(text, range)?;
+            total += split.searcher().search(&query, &Count).map_err(split.tantivy())? as u64;
+        }
+        Ok(total)
+    }
+
+    /// Matches per value of `field`, most frequent first (ties by value);
+    /// records without the field count under `None`. Uses tantivy's terms
+    /// aggregation over the fast column, never the documents.
+    pub fn count_by(
+        &self,
+        text: &str,
+        range: TimeRange,
+        field: &str,
+    ) -> Result<Vec<(Option<String>, u64)>, QueryError> {
+        if !COUNTABLE.contains(&field) {
+            return Err(QueryError::BadField {
+                field: field.to_owned(),
+                reason: "not a field with a fast column".into(),
+                known: COUNTABLE.join(", "),
+            });
+        }
+        let mut counts: std::collections::HashMap<Option<String>, u64> = std::collections::HashMap::new();
+        for split in &self.splits {
+            let query = split.query(text, range)?;
+            let searcher = split.searcher();
+            let handle = split.field(field)?;
+            let is_text = matches!(split.index.schema().get_field_entry(handle).field_type(), FieldType::Str(_));
+            // `missing` puts records without the field in their own bucket, so the buckets sum to the count.
+            let missing = if is_text { serde_json::json!("\u{0}none") } else { serde_json::json!(u64::MAX) };
+            let request: Aggregations = serde_json::from_value(serde_json::json!({
+                "by": { "terms": { "field": field, "size": 65_000, "segment_size": 65_000, "missing": missing } }
+            }))
+            .map_err(|e| QueryError::BadField {
+                field: field.to_owned(),
+                reason: e.to_string(),
+                known: COUNTABLE.join(", "),
+            })?;
+            let collector = AggregationCollector::from_aggs(request, Default::default());
+            let result = searcher.search(&query, &collector).map_err(split.tantivy())?;
+            let json = serde_json::to_value(&result).unwrap_or_default();
+            for bucket in json["by"]["buckets"].as_array().into_iter().flatten() {
+                let count = bucket["doc_count"].as_u64().unwrap_or(0);
+                let key = match &bucket["key"] {
+                    serde_json::Value::String(s) if s == "\u{0}none" => None,
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    serde_json::Value::Number(n) if n.as_f64() == Some(u64::MAX as f64) => None,
+                    serde_json::Value::Number(n) => Some(n.as_f64().map_or(n.to_string(), |f| format!("{f}"))),
+                    other => Some(other.to_string()),
+                };
+                *counts.entry(key).or_default() += count;
+            }
+        }
+        let mut counts: Vec<Bucket> = counts.into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(counts)
+    }
+}
+
+/// A hit's timestamp, batch and row, from the fast columns.
+fn locate(searcher: &Searcher, address: DocAddress, split: &Split) -> Result<Hit, QueryError> {
+    let segment = searcher.segment_reader(address.segment_ord);
+    let fast = segment.fast_fields();
+    let tantivy = split.tantivy();
+    let timestamp = fast.date("timestamp").map_err(&tantivy)?.first(address.doc_id);
+    let batch = fast.u64("batch").map_err(&tantivy)?.first(address.doc_id);
+    let row = fast.u64("row").map_err(&tantivy)?.first(address.doc_id);
+    match (timestamp, batch, row) {
+        (Some(timestamp), Some(batch), Some(row)) => {
+            Ok(Hit { timestamp: timestamp.into_timestamp_nanos(), batch, row })
+        }
+        _ => Err(QueryError::Archive {
+            path: split.path.clone(),
+            message: format!("document {address:?} has no timestamp, batch or row"),
+        }),
+    }
+}
+
+/// The first instant of a split's day (`YYYY-MM-DD`).
+fn day_start(day: &str) -> Option<i64> {
+    let start = sluice_schemas::timestamp::parse_text(
+        &format!("{day}T00:00:00Z"),
+        sluice_schemas::timestamp::EpochUnit::Seconds,
+        &sluice_schemas::timestamp::DefaultZone::Utc,
+    )
+    .ok()?
+    .as_nanos();
+    (day_name(start.div_euclid(NANOS_PER_DAY)) == day).then_some(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_become_attribute_paths() {
+        let ast = tantivy::query_grammar::parse_query("level:error http.status:500 user:steve refused").unwrap();
+        let rewritten = attributes_by_default(ast, &|name| matches!(name, "level" | "message"));
+        let text = format!("{rewritten:?}");
+        assert!(text.contains("\"level\":"), "{text}");
+        assert!(text.contains("\"attributes.http.status\":"), "{text}");
+        assert!(text.contains("\"attributes.user\":"), "{text}");
+        assert!(!text.contains("\"attributes.level\""), "{text}");
+    }
+
+    #[test]
+    fn and_not_excludes() {
+        let ast = tantivy::query_grammar::parse_query("service:api AND NOT level:error").unwrap();
+        assert_eq!(format!("{:?}", hoist_negations(ast)), r#"(+"service":api -"level":error)"#);
+        let ast = tantivy::query_grammar::parse_query("a AND NOT b OR c").unwrap();
+        assert_eq!(format!("{:?}", hoist_negations(ast)), "(?(+a -b) ?c)");
+    }
+
+    #[test]
+    fn day_starts() {
+        assert_eq!(day_start("2024-03-01"), Some(1_709_251_200_000_000_000));
+        assert_eq!(day_start("2024-13-01"), None);
+    }
+}

@@ -1,0 +1,187 @@
+//! `sluice search` and `sluice count` over an ingested generated corpus:
+//! every answer is checked against the generator's expected counts.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::{generate_corpus, run, stderr_text, stdout_lines};
+
+fn sluice(data: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["--data-dir", data.to_str().unwrap()];
+    all.extend_from_slice(args);
+    run("sluice", &all, None)
+}
+
+fn json(data: &Path, args: &[&str]) -> Value {
+    let output = sluice(data, args);
+    assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr_text(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn ndjson(data: &Path, args: &[&str]) -> Vec<Value> {
+    let output = sluice(data, args);
+    assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr_text(&output));
+    stdout_lines(&output).iter().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn buckets(value: &Value) -> serde_json::Map<String, Value> {
+    value["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["value"].as_str().unwrap_or("(none)").to_owned(), b["count"].clone()))
+        .collect()
+}
+
+#[test]
+fn search_and_count_agree_with_the_generator() {
+    let temp = tempfile::tempdir().unwrap();
+    let flags = ["--size", "4MB", "--seed", "21", "--needles", "8", "--traces", "6"];
+    let (corpus, expected) = generate_corpus(temp.path(), "corpus", &flags);
+    let data = temp.path().join("data");
+    // Small batches: hits come from many archive files and several day splits.
+    let ingested = run(
+        "sluice-ingest",
+        &["--data-dir", data.to_str().unwrap(), "--batch-bytes", "1000000", corpus.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(ingested.status.code(), Some(0), "{}", stderr_text(&ingested));
+    let accepted = expected["accepted"].as_u64().unwrap();
+
+    // Counts: in all, by level, by service.
+    assert_eq!(json(&data, &["count", "*", "--format", "json"])["count"], accepted);
+    let by_level = json(&data, &["count", "*", "--by", "level", "--format", "json"]);
+    assert_eq!(Value::Object(buckets(&by_level)), expected["by_level"]);
+    let by_service = json(&data, &["count", "*", "--by", "service", "--format", "json"]);
+    assert_eq!(Value::Object(buckets(&by_service)), expected["by_service"]);
+    let errors = expected["by_level"]["error"].as_u64().unwrap();
+    assert_eq!(json(&data, &["count", "level:error", "--format", "json"])["count"], errors);
+
+    // Every needle is found exactly once, by a bare word, with its record.
+    for needle in expected["needles"].as_array().unwrap() {
+        let needle = needle.as_str().unwrap();
+        let hits = ndjson(&data, &["search", needle, "--format", "ndjson"]);
+        assert_eq!(hits.len(), 1, "{needle}");
+        assert!(hits[0]["message"].as_str().unwrap().contains(needle), "{needle}: {}", hits[0]);
+        assert!(hits[0]["timestamp"].is_string() && hits[0]["producer"].is_string());
+    }
+
+    // A trace returns exactly its records, oldest first.
+    for (trace, count) in expected["traces"].as_object().unwrap() {
+        let query = format!("trace_id:{trace}");
+        let hits = ndjson(&data, &["search", &query, "--oldest-first", "--limit", "1000", "--format", "ndjson"]);
+        assert_eq!(hits.len() as u64, count.as_u64().unwrap(), "{trace}");
+        assert!(hits.iter().all(|h| h["trace_id"] == trace.as_str()));
+        let times: Vec<&str> = hits.iter().map(|h| h["timestamp"].as_str().unwrap()).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    }
+
+    // Newest first; the newest is the generator's last timestamp.
+    let newest = ndjson(&data, &["search", "*", "--limit", "25", "--format", "ndjson"]);
+    assert_eq!(newest.len(), 25);
+    assert_eq!(newest[0]["timestamp"], expected["last_timestamp"]);
+    let times: Vec<&str> = newest.iter().map(|h| h["timestamp"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+    let oldest = ndjson(&data, &["search", "*", "--limit", "1", "--oldest-first", "--format", "ndjson"]);
+    assert_eq!(oldest[0]["timestamp"], expected["first_timestamp"]);
+
+    // Time ranges are half-open and partition the data.
+    let first = expected["first_timestamp"].as_str().unwrap();
+    assert_eq!(json(&data, &["count", "*", "--from", first, "--format", "json"])["count"], accepted);
+    assert_eq!(json(&data, &["count", "*", "--to", first, "--format", "json"])["count"], 0);
+    let middle = "2024-03-02T07:30:00Z";
+    let before = json(&data, &["count", "*", "--to", middle, "--format", "json"])["count"].as_u64().unwrap();
+    let after = json(&data, &["count", "*", "--from", middle, "--format", "json"])["count"].as_u64().unwrap();
+    assert!(before > 0 && after > 0, "{before} {after}");
+    assert_eq!(before + after, accepted);
+    let json_result = json(&data, &["search", "level:fatal", "--to", middle, "--limit", "3", "--format", "json"]);
+    assert_eq!(json_result["returned"], 3);
+    assert!(json_result["hits"].as_array().unwrap().iter().all(|h| h["level"] == "fatal"));
+    assert_eq!(
+        json_result["total"],
+        json(&data, &["count", "level:fatal", "--to", middle, "--format", "json"])["count"]
+    );
+}
+
+#[test]
+fn attributes_by_path_and_table_output() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let lines = concat!(
+        r#"{"time":"2024-03-01T10:00:00Z","level":"error","msg":"upstream failed","service":"api","http":{"status":500},"user":"Steve"}"#,
+        "\n",
+        r#"{"time":"2024-03-01T10:00:01Z","level":"info","msg":"ok","service":"api","http":{"status":200},"user":"ann"}"#,
+        "\n",
+        r#"{"time":"2024-03-01T10:00:02Z","level":"warn","msg":"connection refused by upstream","service":"sshd","host":"web-01"}"#,
+        "\n",
+    );
+    let ingested = run("sluice-ingest", &["--data-dir", data.to_str().unwrap()], Some(lines.as_bytes()));
+    assert_eq!(ingested.status.code(), Some(0), "{}", stderr_text(&ingested));
+
+    let messages = |query: &str| -> Vec<String> {
+        ndjson(&data, &["search", query, "--format", "ndjson"])
+            .iter()
+            .map(|h| h["message"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(messages("http.status:500"), ["upstream failed"]);
+    assert_eq!(messages("user:steve"), ["upstream failed"]);
+    assert_eq!(messages("upstream"), ["connection refused by upstream", "upstream failed"]);
+    assert_eq!(messages("\"connection refused\""), ["connection refused by upstream"]);
+    assert_eq!(messages("refused upstream"), ["connection refused by upstream"]);
+    assert_eq!(messages("service:api AND NOT level:error"), ["ok"]);
+
+    let table = sluice(&data, &["search", "*"]);
+    assert_eq!(table.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(table.stdout).unwrap(),
+        "TIME                      LEVEL  SERVICE  HOST    MESSAGE\n\
+         2024-03-01T10:00:02.000Z  warn   sshd     web-01  connection refused by upstream\n\
+         2024-03-01T10:00:01.000Z  info   api      -       ok\n\
+         2024-03-01T10:00:00.000Z  error  api      -       upstream failed\n"
+    );
+    let ndjson_line = &stdout_lines(&sluice(&data, &["search", "user:ann", "--format", "ndjson"]))[0];
+    assert!(
+        ndjson_line.starts_with(r#"{"timestamp":"2024-03-01T10:00:01.000000000Z","observed_timestamp":"#),
+        "{ndjson_line}"
+    );
+    assert!(
+        ndjson_line.ends_with(r#""level":"info","severity_number":9,"message":"ok","service":"api","attributes":{"http.status":200,"user":"ann"},"producer":"logrus"}"#),
+        "{ndjson_line}"
+    );
+}
+
+#[test]
+fn errors_say_what_to_do() {
+    let temp = tempfile::tempdir().unwrap();
+    let empty = temp.path().join("nothing-here");
+    let output = sluice(&empty, &["search", "*"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr_text(&output).trim_end(),
+        format!(
+            "sluice: error: no data in {0}: ingest some first, e.g. `sluice-ingest --data-dir {0} app.log.json` or `app | sluice-ingest --data-dir {0}`",
+            empty.display()
+        )
+    );
+    let data = temp.path().join("data");
+    let line = br#"{"time":"2024-03-01T10:00:00Z","msg":"x"}"#;
+    assert_eq!(run("sluice-ingest", &["--data-dir", data.to_str().unwrap()], Some(line)).status.code(), Some(0));
+    let bad = sluice(&data, &["search", "level:error AND ("]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr_text(&bad).starts_with("sluice: error: invalid query `level:error AND (`: "),
+        "{}",
+        stderr_text(&bad)
+    );
+    let bad_time = sluice(&data, &["count", "*", "--from", "yesterdayish"]);
+    assert_eq!(bad_time.status.code(), Some(2));
+    assert!(stderr_text(&bad_time).contains("invalid time `yesterdayish`: expected RFC 3339"));
+    let bad_field = sluice(&data, &["count", "*", "--by", "message"]);
+    assert_eq!(bad_field.status.code(), Some(2));
+    assert_eq!(
+        stderr_text(&bad_field).trim_end(),
+        "sluice: error: cannot count by `message`: not a field with a fast column; fields you can count by: level, service, host, producer, severity_number"
+    );
+}
