@@ -26,7 +26,29 @@ pub enum IngestError {
     Internal(String),
 }
 
+/// `ENOSPC` and `EDQUOT` on Linux.
+const DISK_FULL_ERRNOS: [i32; 2] = [28, 122];
+
 impl IngestError {
+    /// Whether the error comes from a full disk (or an exhausted quota),
+    /// anywhere in its chain of causes: the archive writer, tantivy and
+    /// the manifest each wrap the `io::Error` differently.
+    pub fn is_disk_full(&self) -> bool {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(error) = cause {
+            if let Some(io) = error.downcast_ref::<std::io::Error>()
+                && (io.raw_os_error().is_some_and(|code| DISK_FULL_ERRNOS.contains(&code))
+                    || matches!(io.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded))
+            {
+                return true;
+            }
+            cause = error.source();
+        }
+        // Some layers keep only the message of the error they wrap.
+        let text = self.to_string();
+        text.contains("No space left on device") || text.contains("Disk quota exceeded")
+    }
+
     pub fn kind(&self) -> ErrorKind {
         use std::io::ErrorKind as Io;
         match self {
@@ -42,5 +64,49 @@ impl IngestError {
             IngestError::Index(error) => error.kind(),
             IngestError::Archive(error) => error.kind(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::path::PathBuf;
+
+    use super::*;
+    use sluice_index::archive::ArchiveError;
+    use sluice_index::data_dir::DataDirError;
+    use sluice_index::splits::IndexError;
+
+    fn enospc() -> io::Error {
+        io::Error::from_raw_os_error(28)
+    }
+
+    #[test]
+    fn disk_full_is_found_through_every_layer() {
+        let path = PathBuf::from("/data/x");
+        let errors = [
+            IngestError::DataDir(DataDirError::Io { path: path.clone(), source: enospc() }),
+            IngestError::Archive(ArchiveError::Io { path: path.clone(), source: enospc() }),
+            IngestError::Archive(ArchiveError::Parquet { path: path.clone(), source: parquet_external(enospc()) }),
+            IngestError::Index(IndexError::Tantivy { path: path.clone(), source: tantivy_io(enospc()) }),
+        ];
+        for error in &errors {
+            assert!(error.is_disk_full(), "{error:?}");
+            assert_eq!(error.kind(), ErrorKind::OperatorFixable, "{error:?}");
+        }
+        let denied = IngestError::DataDir(DataDirError::Io {
+            path,
+            source: io::Error::from_raw_os_error(13), // EACCES
+        });
+        assert!(!denied.is_disk_full());
+        assert_eq!(denied.kind(), ErrorKind::OperatorFixable);
+    }
+
+    fn parquet_external(error: io::Error) -> parquet::errors::ParquetError {
+        parquet::errors::ParquetError::External(Box::new(error))
+    }
+
+    fn tantivy_io(error: io::Error) -> tantivy::TantivyError {
+        tantivy::TantivyError::from(error)
     }
 }

@@ -164,3 +164,46 @@ fn gzip_and_zstd_inputs_are_decompressed() {
         assert_eq!(stdout_lines(&dry).len(), 4, "{}", stderr_text(&dry));
     }
 }
+
+/// A full disk at the commit point (the manifest write: `/dev/full` answers
+/// every write with ENOSPC) stops the run with exit 3 and a message that
+/// says what to do; once space is back, the same command ingests every
+/// line exactly once.
+#[test]
+fn disk_full_stops_cleanly_and_the_rerun_loses_nothing() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let input = temp.path().join("app.ndjson");
+    let mut lines = String::new();
+    for i in 0..300 {
+        lines.push_str(&format!("{{\"ts\":{},\"level\":\"info\",\"msg\":\"request {i} done\"}}\n", 1_700_000_000 + i));
+    }
+    std::fs::write(&input, &lines).unwrap();
+    std::fs::create_dir_all(&data).unwrap();
+    let staged_manifest = data.join("manifest.json.tmp");
+    std::os::unix::fs::symlink("/dev/full", &staged_manifest).unwrap();
+    let args = ["--data-dir", data.to_str().unwrap(), "--summary-json", input.to_str().unwrap()];
+
+    let full = run("sluice-ingest", &args, None);
+    assert_eq!(full.status.code(), Some(3), "{}", stderr_text(&full));
+    let message = stderr_text(&full);
+    assert!(
+        message.starts_with(&format!(
+            "sluice-ingest: error: disk full: data directory {}: No space left on device (os error 28)\n",
+            staged_manifest.display()
+        )),
+        "{message}"
+    );
+    assert!(message.contains("run the same command again: it resumes after the last committed batch"), "{message}");
+    assert!(full.stdout.is_empty(), "no summary for a failed run");
+    // Nothing is visible: the batch never reached its commit point.
+    assert_eq!(archive_rows(&data), 0);
+
+    std::fs::remove_file(&staged_manifest).unwrap();
+    let rerun = run("sluice-ingest", &args, None);
+    assert_eq!(rerun.status.code(), Some(0), "{}", stderr_text(&rerun));
+    let summary: Value = serde_json::from_str(&stdout_lines(&rerun)[0]).unwrap();
+    assert_eq!((summary["lines_read"].as_u64(), summary["accepted"].as_u64()), (Some(300), Some(300)));
+    assert_eq!(index_docs(&data), 300);
+    assert_eq!(archive_rows(&data), 300);
+}

@@ -135,6 +135,14 @@ fn main() -> ExitCode {
 fn report(error: &IngestError) -> ExitCode {
     let color = io::stderr().is_terminal();
     let label = if color { "\x1b[1;31merror\x1b[0m" } else { "error" };
+    if error.is_disk_full() {
+        eprintln!(
+            "sluice-ingest: {label}: disk full: {error}\n\
+             Free space on the data directory's filesystem (or give --data-dir another one) and run the same \
+             command again: it resumes after the last committed batch, losing and duplicating nothing."
+        );
+        return ExitCode::from(exit::OPERATOR);
+    }
     eprintln!("sluice-ingest: {label}: {error}");
     ExitCode::from(match error.kind() {
         ErrorKind::UserFixable => exit::USER,
