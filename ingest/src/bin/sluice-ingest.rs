@@ -85,6 +85,18 @@ struct Args {
     /// ones lose less work to a crash (a rerun resumes after the last batch).
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     batch_bytes: u64,
+
+    /// Threads that parse and normalize [default: one per core].
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+
+    /// tantivy indexing threads [default: one per core, at most 4].
+    #[arg(long, value_name = "N")]
+    index_threads: Option<usize>,
+
+    /// tantivy's indexing memory per open day split, in MiB (at least 15 per indexing thread).
+    #[arg(long, value_name = "MIB", default_value_t = 96)]
+    index_memory_mib: usize,
 }
 
 fn main() -> ExitCode {
@@ -98,6 +110,9 @@ fn main() -> ExitCode {
         config.max_rejected = args.max_rejected;
         config.batch_bytes = args.batch_bytes.max(1);
         config.progress = io::stderr().is_terminal();
+        config.workers = args.workers.unwrap_or(config.workers).max(1);
+        config.index_threads = args.index_threads.unwrap_or(config.index_threads).max(1);
+        config.index_memory_bytes = args.index_memory_mib << 20;
         return match ingest(&config) {
             Ok(summary) => {
                 if args.summary_json {
