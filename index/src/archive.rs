@@ -24,7 +24,7 @@ use arrow_array::builder::{
     BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampNanosecondBuilder, UInt8Builder,
     UInt64Builder,
 };
-use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
+use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
@@ -301,10 +301,31 @@ pub fn sort_order(timestamps: &[i64]) -> Vec<u32> {
 
 /// The rows of `parts` (batches of this layout, concatenated) in `order`:
 /// `order[k]` is the position, in the concatenation, of the k-th row out.
+///
+/// One gather straight from the parts (arrow's `interleave`): the rows are
+/// copied once, not concatenated first and then taken, which for a 64 MiB
+/// batch saved a copy of every column and the page faults of its buffers.
 pub fn sorted_batch(layout: &ArchiveLayout, parts: &[RecordBatch], order: &[u32]) -> Result<RecordBatch, ArchiveError> {
-    let all = arrow_select::concat::concat_batches(&layout.arrow_schema, parts)?;
-    let indices = UInt32Array::from(order.to_vec());
-    Ok(arrow_select::take::take_record_batch(&all, &indices)?)
+    if parts.is_empty() {
+        return Ok(RecordBatch::new_empty(layout.arrow_schema.clone()));
+    }
+    // Where each part starts in the concatenation.
+    let mut starts = Vec::with_capacity(parts.len());
+    let mut total = 0usize;
+    for part in parts {
+        starts.push(total);
+        total += part.num_rows();
+    }
+    let indices: Vec<(usize, usize)> = order
+        .iter()
+        .map(|&position| {
+            let position = position as usize;
+            let part = starts.partition_point(|&start| start <= position) - 1;
+            (part, position - starts[part])
+        })
+        .collect();
+    let parts: Vec<&RecordBatch> = parts.iter().collect();
+    Ok(arrow_select::interleave::interleave_record_batch(&parts, &indices)?)
 }
 
 fn timestamps_of(batch: &RecordBatch) -> Result<&arrow_array::TimestampNanosecondArray, ArchiveError> {
@@ -443,6 +464,28 @@ mod tests {
                 normalizer.normalize_owned(l.as_bytes(), Timestamp::from_nanos(1_800_000_000_000_000_000)).unwrap()
             })
             .collect()
+    }
+
+    #[test]
+    fn sorted_batch_gathers_rows_across_parts() {
+        let schema = Schema::builtin();
+        let layout = Arc::new(ArchiveLayout::new(&schema));
+        let mut parts = Vec::new();
+        for chunk in [["3", "1"], ["2", "0"]] {
+            let mut builder = ArchiveBatchBuilder::new(layout.clone());
+            let lines: Vec<String> = chunk.iter().map(|s| format!(r#"{{"ts":170000000{s},"msg":"m{s}"}}"#)).collect();
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            for record in records(&schema, &lines) {
+                builder.push(&record);
+            }
+            parts.push(builder.finish_unsorted().unwrap());
+        }
+        // Positions in the concatenation: m3 m1 | m2 m0.
+        let sorted = sorted_batch(&layout, &parts, &[3, 1, 2, 0]).unwrap();
+        let message = sorted.column(4).as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
+        let messages: Vec<&str> = (0..message.len()).map(|i| message.value(i)).collect();
+        assert_eq!(messages, ["m0", "m1", "m2", "m3"]);
+        assert_eq!(sorted_batch(&layout, &[], &[]).unwrap().num_rows(), 0);
     }
 
     #[test]
