@@ -19,6 +19,12 @@ pub enum QueryError {
     BadTime { text: String },
     #[error("--from {from} is not before --to {to}")]
     EmptyRange { from: String, to: String },
+    #[error("invalid interval `{text}`: expected `auto` or a whole number and a unit: 30s, 5m, 1h, 1d, 1w")]
+    BadInterval { text: String },
+    #[error(
+        "--interval {interval} makes {buckets} buckets, more than {max}: use a larger --interval (or `auto`) or a narrower --from/--to"
+    )]
+    TooManyBuckets { buckets: i64, interval: String, max: i64 },
     #[error("cannot count by `{field}`: {reason}; fields you can count by: {known}")]
     BadField { field: String, reason: String, known: String },
     #[error("index split {}: {source}", path.display())]
@@ -36,7 +42,9 @@ impl QueryError {
             | QueryError::BadQuery { .. }
             | QueryError::BadTime { .. }
             | QueryError::EmptyRange { .. }
-            | QueryError::BadField { .. } => ErrorKind::UserFixable,
+            | QueryError::BadField { .. }
+            | QueryError::BadInterval { .. }
+            | QueryError::TooManyBuckets { .. } => ErrorKind::UserFixable,
             QueryError::Index { source: tantivy::TantivyError::IoError(_), .. } | QueryError::Archive { .. } => {
                 ErrorKind::OperatorFixable
             }

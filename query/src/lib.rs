@@ -4,6 +4,8 @@
 //!   parsed against them (bare words search `message`, other names are
 //!   fields or attribute paths); hits newest first; counts, by value
 //!   through tantivy's terms aggregation.
+//! * [`aggregate`]: terms (`count --by`, `top`) and date histograms, from
+//!   tantivy's aggregation module over fast columns, merged across splits.
 //! * [`fetch::fetch`]: hits → records read from the Parquet archive (the
 //!   index stores no documents: each hit's batch and row locate it).
 //! * [`time::TimeRange`]: `--from` / `--to`, absolute or relative.
@@ -12,6 +14,8 @@
 //! DataFusion (SQL over the archive) will live here and only here: it is
 //! most of the build time.
 
+pub mod aggregate;
+pub mod chart;
 pub mod error;
 pub mod fetch;
 pub mod output;

@@ -6,22 +6,16 @@ use std::path::{Path, PathBuf};
 
 use sluice_index::data_dir::DataDir;
 use sluice_index::splits::{day_name, list_splits};
-use tantivy::aggregation::AggregationCollector;
-use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery};
 use tantivy::query_grammar::{UserInputAst, UserInputLeaf};
-use tantivy::schema::{Field, FieldType};
+use tantivy::schema::Field;
 use tantivy::{DateTime, DocAddress, Index, IndexReader, Order, Searcher, Term};
 
 use crate::error::QueryError;
-use crate::output::Bucket;
 use crate::time::TimeRange;
 
 const NANOS_PER_DAY: i64 = 86_400_000_000_000;
-
-/// The fields `count --by` accepts: canonical terms with a fast column.
-pub const COUNTABLE: [&str; 5] = ["level", "service", "host", "producer", "severity_number"];
 
 /// One day split, open for reading.
 pub struct Split {
@@ -32,15 +26,15 @@ pub struct Split {
 }
 
 impl Split {
-    fn searcher(&self) -> Searcher {
+    pub(crate) fn searcher(&self) -> Searcher {
         self.reader.searcher()
     }
 
-    fn field(&self, name: &str) -> Result<Field, QueryError> {
+    pub(crate) fn field(&self, name: &str) -> Result<Field, QueryError> {
         self.index.schema().get_field(name).map_err(|source| QueryError::Index { path: self.path.clone(), source })
     }
 
-    fn tantivy(&self) -> impl Fn(tantivy::TantivyError) -> QueryError + '_ {
+    pub(crate) fn tantivy(&self) -> impl Fn(tantivy::TantivyError) -> QueryError + '_ {
         |source| QueryError::Index { path: self.path.clone(), source }
     }
 
@@ -50,7 +44,7 @@ impl Split {
     /// record; `field:value` names a canonical or declared field, and any
     /// other name is an attribute path (`http.status:500` means
     /// `attributes.http.status:500`).
-    fn query(&self, text: &str, range: TimeRange) -> Result<Box<dyn Query>, QueryError> {
+    pub(crate) fn query(&self, text: &str, range: TimeRange) -> Result<Box<dyn Query>, QueryError> {
         let schema = self.index.schema();
         let message = self.field("message")?;
         let mut parser = QueryParser::for_index(&self.index, vec![message]);
@@ -148,7 +142,7 @@ pub struct Hit {
 /// The data directory, open for queries.
 pub struct Store {
     pub dir: DataDir,
-    splits: Vec<Split>,
+    pub(crate) splits: Vec<Split>,
 }
 
 impl Store {
@@ -218,58 +212,6 @@ impl Store {
             total += split.searcher().search(&query, &Count).map_err(split.tantivy())? as u64;
         }
         Ok(total)
-    }
-
-    /// Matches per value of `field`, most frequent first (ties by value);
-    /// records without the field count under `None`. Uses tantivy's terms
-    /// aggregation over the fast column, never the documents.
-    pub fn count_by(
-        &self,
-        text: &str,
-        range: TimeRange,
-        field: &str,
-    ) -> Result<Vec<(Option<String>, u64)>, QueryError> {
-        if !COUNTABLE.contains(&field) {
-            return Err(QueryError::BadField {
-                field: field.to_owned(),
-                reason: "not a field with a fast column".into(),
-                known: COUNTABLE.join(", "),
-            });
-        }
-        let mut counts: std::collections::HashMap<Option<String>, u64> = std::collections::HashMap::new();
-        for split in &self.splits {
-            let query = split.query(text, range)?;
-            let searcher = split.searcher();
-            let handle = split.field(field)?;
-            let is_text = matches!(split.index.schema().get_field_entry(handle).field_type(), FieldType::Str(_));
-            // `missing` puts records without the field in their own bucket, so the buckets sum to the count.
-            let missing = if is_text { serde_json::json!("\u{0}none") } else { serde_json::json!(u64::MAX) };
-            let request: Aggregations = serde_json::from_value(serde_json::json!({
-                "by": { "terms": { "field": field, "size": 65_000, "segment_size": 65_000, "missing": missing } }
-            }))
-            .map_err(|e| QueryError::BadField {
-                field: field.to_owned(),
-                reason: e.to_string(),
-                known: COUNTABLE.join(", "),
-            })?;
-            let collector = AggregationCollector::from_aggs(request, Default::default());
-            let result = searcher.search(&query, &collector).map_err(split.tantivy())?;
-            let json = serde_json::to_value(&result).unwrap_or_default();
-            for bucket in json["by"]["buckets"].as_array().into_iter().flatten() {
-                let count = bucket["doc_count"].as_u64().unwrap_or(0);
-                let key = match &bucket["key"] {
-                    serde_json::Value::String(s) if s == "\u{0}none" => None,
-                    serde_json::Value::String(s) => Some(s.clone()),
-                    serde_json::Value::Number(n) if n.as_f64() == Some(u64::MAX as f64) => None,
-                    serde_json::Value::Number(n) => Some(n.as_f64().map_or(n.to_string(), |f| format!("{f}"))),
-                    other => Some(other.to_string()),
-                };
-                *counts.entry(key).or_default() += count;
-            }
-        }
-        let mut counts: Vec<Bucket> = counts.into_iter().collect();
-        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        Ok(counts)
     }
 }
 

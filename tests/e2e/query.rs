@@ -102,6 +102,81 @@ fn search_and_count_agree_with_the_generator() {
         json_result["total"],
         json(&data, &["count", "level:fatal", "--to", middle, "--format", "json"])["count"]
     );
+
+    top_and_histogram_agree_with_the_generator(&data, &expected);
+}
+
+/// `top` and `histogram` on the same data: their counts add up to `count`.
+fn top_and_histogram_agree_with_the_generator(data: &Path, expected: &Value) {
+    let accepted = expected["accepted"].as_u64().unwrap();
+
+    // top: the generator's most frequent services, in order; the rest in `other`.
+    let mut by_service: Vec<(String, u64)> = expected["by_service"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(service, count)| (service.clone(), count.as_u64().unwrap()))
+        .collect();
+    by_service.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let top = json(data, &["top", "service", "--limit", "3", "--format", "json"]);
+    let shown: Vec<(String, u64)> = top["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["value"].as_str().unwrap().to_owned(), b["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(shown, by_service[..3]);
+    let rest: u64 = by_service[3..].iter().map(|(_, c)| c).sum();
+    assert_eq!(top["other"], rest);
+    assert_eq!(top["count"], accepted);
+    assert_eq!(top["distinct"], by_service.len());
+    let errors = expected["by_level"]["error"].as_u64().unwrap();
+    let top_errors = json(data, &["top", "level", "level:error", "--format", "json"]);
+    assert_eq!(top_errors["buckets"], serde_json::json!([{"value": "error", "count": errors, "share": 100.0}]));
+    let unknown = sluice(data, &["top", "servce"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert_eq!(
+        stderr_text(&unknown),
+        "sluice: error: cannot count by `servce`: not a field with a fast column (did you mean `service`?); \
+         fields you can count by: host, level, producer, service, severity_number\n"
+    );
+
+    // histogram: buckets cover first to last record, sum to the count, and
+    // stacked by level they sum to the generator's counts per level.
+    let histogram = json(data, &["histogram", "--by", "level", "--interval", "1h", "--format", "json"]);
+    let buckets = histogram["buckets"].as_array().unwrap();
+    assert_eq!(histogram["count"], accepted);
+    assert_eq!(buckets.iter().map(|b| b["count"].as_u64().unwrap()).sum::<u64>(), accepted);
+    let first = expected["first_timestamp"].as_str().unwrap();
+    let last = expected["last_timestamp"].as_str().unwrap();
+    assert_eq!(buckets[0]["start"].as_str().unwrap()[..13], first[..13]);
+    assert_eq!(buckets.last().unwrap()["start"].as_str().unwrap()[..13], last[..13]);
+    let mut per_level = serde_json::Map::new();
+    for bucket in buckets {
+        let by = bucket["by"].as_array().unwrap();
+        assert_eq!(by.iter().map(|b| b["count"].as_u64().unwrap()).sum::<u64>(), bucket["count"].as_u64().unwrap());
+        for entry in by {
+            let level = entry["value"].as_str().unwrap().to_owned();
+            let count = per_level.get(&level).and_then(Value::as_u64).unwrap_or(0);
+            per_level.insert(level, (count + entry["count"].as_u64().unwrap()).into());
+        }
+    }
+    assert_eq!(Value::Object(per_level), expected["by_level"]);
+
+    // A query and a range: every bucket inside it, empty ones included.
+    let (from, to) = ("2024-03-01T06:00:00Z", "2024-03-01T12:00:00Z");
+    let range = ["--from", from, "--to", to, "--interval", "30m", "--format", "json"];
+    let errors_in_range = json(data, &[&["histogram", "level:error"][..], &range[..]].concat());
+    let starts: Vec<&str> =
+        errors_in_range["buckets"].as_array().unwrap().iter().map(|b| b["start"].as_str().unwrap()).collect();
+    assert_eq!(starts.len(), 12);
+    assert_eq!(starts[0], "2024-03-01T06:00:00.000000000Z");
+    assert_eq!(starts[11], "2024-03-01T11:30:00.000000000Z");
+    let counted = json(data, &["count", "level:error", "--from", from, "--to", to, "--format", "json"]);
+    assert_eq!(errors_in_range["count"], counted["count"]);
+    let too_many = sluice(data, &["histogram", "--interval", "1s"]);
+    assert_eq!(too_many.status.code(), Some(2));
+    assert!(stderr_text(&too_many).starts_with("sluice: error: --interval 1s makes "), "{}", stderr_text(&too_many));
 }
 
 #[test]
@@ -182,6 +257,6 @@ fn errors_say_what_to_do() {
     assert_eq!(bad_field.status.code(), Some(2));
     assert_eq!(
         stderr_text(&bad_field).trim_end(),
-        "sluice: error: cannot count by `message`: not a field with a fast column; fields you can count by: level, service, host, producer, severity_number"
+        "sluice: error: cannot count by `message`: not a field with a fast column; fields you can count by: host, level, producer, service, severity_number"
     );
 }

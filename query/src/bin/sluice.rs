@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sluice_query::QueryError;
-use sluice_query::output::{Format, write_counts, write_records};
+use sluice_query::aggregate::Interval;
+use sluice_query::chart::write_histogram;
+use sluice_query::output::{Format, ValueCounts, write_counts, write_records};
 use sluice_query::store::Store;
 use sluice_query::time::TimeRange;
 use sluice_schemas::{ErrorKind, Timestamp};
@@ -28,7 +30,7 @@ Times (--from, --to) are RFC 3339 (2024-03-01T12:00:00Z), dates
 Exit codes: 0 ok (also when nothing matches); 1 internal error; 2 bad
 query, time or field, or an empty data directory; 3 unreadable data.";
 
-/// Search and count logs ingested by sluice-ingest.
+/// Search, count and chart logs ingested by sluice-ingest.
 #[derive(Parser, Debug)]
 #[command(name = "sluice", version, after_help = AFTER_HELP)]
 struct Args {
@@ -82,12 +84,66 @@ Examples:
     Count {
         /// The query; `*` matches every record.
         query: String,
-        /// Count per value of this field (level, service, host, producer, severity_number).
+        /// Count per value of this field (level, service, host, producer, severity_number,
+        /// or a declared fast field).
         #[arg(long, value_name = "FIELD")]
         by: Option<String>,
         #[command(flatten)]
         range: Range,
         /// table or json.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// The most frequent values of a field among the matches, with counts and share.
+    #[command(after_help = "\
+Examples:
+  sluice top service 'level:error' --from 1h
+  sluice top host --limit 20
+  sluice top level 'service:api' --format json | jq '.buckets[0]'
+
+FIELD is a field with a fast column: level, service, host, producer,
+severity_number, or a field declared `fast` in the schema. Values past the
+limit are summed in one \"other values\" line, so the counts add up to the
+number of matches.")]
+    Top {
+        /// The field whose values to rank.
+        field: String,
+        /// Only records matching this query [default: `*`, every record].
+        #[arg(default_value = "*")]
+        query: String,
+        #[command(flatten)]
+        range: Range,
+        /// Show this many values.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// table (with bars) or json.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Matches per time bucket, drawn as bars; stacked by a field's values with --by.
+    #[command(after_help = "\
+Examples:
+  sluice histogram 'level:error' --from 6h
+  sluice histogram --by level --interval 1h --from 2024-03-01 --to 2024-03-02
+  sluice histogram 'service:api' --format ndjson | jq -r '[.start, .count] | @tsv'
+
+Buckets start at multiples of the interval since the epoch (UTC) and cover
+--from to --to; without them, the data's first to last record. Empty
+buckets are shown. `auto` picks a round interval that gives at most about
+60 buckets.")]
+    Histogram {
+        /// Only records matching this query [default: `*`, every record].
+        #[arg(default_value = "*")]
+        query: String,
+        #[command(flatten)]
+        range: Range,
+        /// Bucket width: auto, or a number and a unit (30s, 5m, 1h, 1d, 1w).
+        #[arg(long, default_value = "auto")]
+        interval: String,
+        /// Stack each bar by this field's values (e.g. level).
+        #[arg(long, value_name = "FIELD")]
+        by: Option<String>,
+        /// table (bar chart), json, or ndjson (one bucket per line).
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
@@ -171,11 +227,40 @@ fn run(command: &Command, data_dir: &std::path::Path) -> Result<(), Failure> {
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
             let store = Store::open(data_dir, range)?;
             let total = store.count(query, range)?;
-            let buckets = by.as_deref().map(|field| store.count_by(query, range, field)).transpose()?;
-            let by = by.as_deref().zip(buckets.as_deref());
+            let terms = by.as_deref().map(|field| store.terms(query, range, field)).transpose()?;
+            let by = by.as_deref().zip(terms.as_ref()).map(|(field, terms)| ValueCounts {
+                field,
+                terms,
+                limit: None,
+                bars: false,
+            });
             write_counts(&mut out, total, by, (*format).into())?;
+            out.flush()?;
+        }
+        Command::Top { field, query, range, limit, format } => {
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
+            let store = Store::open(data_dir, range)?;
+            let total = store.count(query, range)?;
+            let terms = store.terms(query, range, field)?;
+            let by = ValueCounts { field, terms: &terms, limit: Some(*limit), bars: true };
+            write_counts(&mut out, total, Some(by), (*format).into())?;
+            out.flush()?;
+        }
+        Command::Histogram { query, range, interval, by, format } => {
+            let interval = Interval::parse(interval)?;
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
+            let store = Store::open(data_dir, range)?;
+            let histogram = store.histogram(query, range, interval, by.as_deref())?;
+            let color = io::stdout().is_terminal();
+            write_histogram(&mut out, &histogram, by.as_deref(), (*format).into(), color, terminal_width())?;
             out.flush()?;
         }
     }
     Ok(())
+}
+
+/// Columns for charts: `$COLUMNS` (set by shells for their children when
+/// exported), else 100.
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|c: &usize| *c >= 40).unwrap_or(100)
 }
