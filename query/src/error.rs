@@ -25,6 +25,12 @@ pub enum QueryError {
         "--interval {interval} makes {buckets} buckets, more than {max}: use a larger --interval (or `auto`) or a narrower --from/--to"
     )]
     TooManyBuckets { buckets: i64, interval: String, max: i64 },
+    #[error("invalid event reference `{text}`: expected HOUR:BATCH:ROW as `sluice search` prints it (REF column)")]
+    BadRef { text: String },
+    #[error(
+        "no record {event} in this data directory (references are printed by `sluice search` for its own data directory)"
+    )]
+    UnknownRef { event: String },
     #[error("cannot count by `{field}`: {reason}; fields you can count by: {known}")]
     BadField { field: String, reason: String, known: String },
     #[error("index split {}: {source}", path.display())]
@@ -44,6 +50,8 @@ impl QueryError {
             | QueryError::EmptyRange { .. }
             | QueryError::BadField { .. }
             | QueryError::BadInterval { .. }
+            | QueryError::BadRef { .. }
+            | QueryError::UnknownRef { .. }
             | QueryError::TooManyBuckets { .. } => ErrorKind::UserFixable,
             QueryError::Index { source: tantivy::TantivyError::IoError(_), .. } | QueryError::Archive { .. } => {
                 ErrorKind::OperatorFixable

@@ -30,6 +30,7 @@ pub struct FetchedRecord {
     pub level: Option<String>,
     pub service: Option<String>,
     pub host: Option<String>,
+    pub span_id: Option<String>,
     pub message: Option<String>,
 }
 
@@ -113,8 +114,15 @@ const JSON_COLUMNS: [&str; 2] = ["attributes", "notes"];
 fn to_record(batch: &RecordBatch, row: usize) -> FetchedRecord {
     let schema = batch.schema();
     let mut json = String::from("{");
-    let mut record =
-        FetchedRecord { json: String::new(), timestamp: 0, level: None, service: None, host: None, message: None };
+    let mut record = FetchedRecord {
+        json: String::new(),
+        timestamp: 0,
+        level: None,
+        service: None,
+        host: None,
+        span_id: None,
+        message: None,
+    };
     for (field, column) in schema.fields().iter().zip(batch.columns()) {
         if column.is_null(row) {
             continue;
@@ -134,6 +142,7 @@ fn to_record(batch: &RecordBatch, row: usize) -> FetchedRecord {
                     "level" => record.level = Some(text.to_owned()),
                     "service" => record.service = Some(text.to_owned()),
                     "host" => record.host = Some(text.to_owned()),
+                    "span_id" => record.span_id = Some(text.to_owned()),
                     "message" => record.message = Some(text.to_owned()),
                     _ => {}
                 }

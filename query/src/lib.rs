@@ -6,6 +6,8 @@
 //!   through tantivy's terms aggregation.
 //! * [`aggregate`]: terms (`count --by`, `top`) and date histograms, from
 //!   tantivy's aggregation module over fast columns, merged across splits.
+//! * [`around`]: an event's neighbours from the same service and host
+//!   (`context`), a trace's records (`trace`), and event references.
 //! * [`fetch::fetch`]: hits → records read from the Parquet archive (the
 //!   index stores no documents: each hit's batch and row locate it).
 //! * [`time::TimeRange`]: `--from` / `--to`, absolute or relative.
@@ -15,6 +17,7 @@
 //! most of the build time.
 
 pub mod aggregate;
+pub mod around;
 pub mod chart;
 pub mod error;
 pub mod fetch;

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use sluice_schemas::Timestamp;
 
 use crate::aggregate::Terms;
+use crate::around::EventRef;
 use crate::fetch::FetchedRecord;
 
 /// A value of a field (`None`: records without it) and its count.
@@ -18,12 +19,27 @@ pub enum Format {
     Json,
 }
 
-/// Writes search results. `total` is the number of matches in all.
+/// Which columns a table of records shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// TIME LEVEL SERVICE HOST REF MESSAGE (`search`, `tail`).
+    Search,
+    /// Search's columns with the event's row marked `>` (`context`).
+    Context { event: usize },
+    /// TIME +GAP SERVICE LEVEL SPAN MESSAGE: the time since the previous
+    /// line shows where a request waited (`trace`).
+    Trace,
+}
+
+/// Writes records. `total` is the number of matches in all; `refs`, when
+/// given, is each record's reference (`REF` column).
 pub fn write_records(
     out: &mut dyn Write,
     records: &[FetchedRecord],
+    refs: &[EventRef],
     total: u64,
     format: Format,
+    layout: Layout,
     color: bool,
 ) -> io::Result<()> {
     match format {
@@ -42,39 +58,109 @@ pub fn write_records(
             }
             writeln!(out, "]}}")?;
         }
-        Format::Table => {
-            let time = |r: &FetchedRecord| short_time(r.timestamp);
-            let width = |get: &dyn Fn(&FetchedRecord) -> usize, header: &str| {
-                records.iter().map(get).max().unwrap_or(0).max(header.len())
-            };
-            let level_width = width(&|r| r.level.as_deref().map_or(1, str::len), "LEVEL");
-            let service_width = width(&|r| r.service.as_deref().map_or(1, str::len), "SERVICE");
-            let host_width = width(&|r| r.host.as_deref().map_or(1, str::len), "HOST");
-            let header = format!(
-                "{:<24}  {:<level_width$}  {:<service_width$}  {:<host_width$}  MESSAGE",
-                "TIME", "LEVEL", "SERVICE", "HOST"
-            );
-            if color {
-                writeln!(out, "\x1b[1m{header}\x1b[0m")?;
-            } else {
-                writeln!(out, "{header}")?;
+        Format::Table => write_table(out, &columns(records, refs, layout), color)?,
+    }
+    Ok(())
+}
+
+/// A table column: a header, one cell per row, and the cells' colors.
+struct Column {
+    header: &'static str,
+    cells: Vec<String>,
+    colors: Vec<Option<&'static str>>,
+}
+
+impl Column {
+    fn new(header: &'static str, cells: Vec<String>) -> Column {
+        let colors = vec![None; cells.len()];
+        Column { header, cells, colors }
+    }
+}
+
+fn columns(records: &[FetchedRecord], refs: &[EventRef], layout: Layout) -> Vec<Column> {
+    let text = |get: &dyn Fn(&FetchedRecord) -> Option<&str>| -> Vec<String> {
+        records.iter().map(|r| get(r).unwrap_or("-").to_owned()).collect()
+    };
+    let time = Column::new("TIME", records.iter().map(|r| short_time(r.timestamp)).collect());
+    let mut level = Column::new("LEVEL", text(&|r| r.level.as_deref()));
+    level.colors = records.iter().map(|r| r.level.as_deref().map(level_color)).collect();
+    let service = Column::new("SERVICE", text(&|r| r.service.as_deref()));
+    let message =
+        Column::new("MESSAGE", records.iter().map(|r| r.message.as_deref().unwrap_or("").replace('\n', "⏎")).collect());
+    match layout {
+        Layout::Search | Layout::Context { .. } => {
+            let host = Column::new("HOST", text(&|r| r.host.as_deref()));
+            let reference = Column::new("REF", refs.iter().map(ToString::to_string).collect());
+            let mut columns = vec![time, level, service, host];
+            if !refs.is_empty() {
+                columns.push(reference);
             }
-            for record in records {
-                let level = record.level.as_deref().unwrap_or("-");
-                let padded = format!("{level:<level_width$}");
-                let level_cell = if color { paint_level(level, &padded) } else { padded };
-                let message = record.message.as_deref().unwrap_or("").replace('\n', "⏎");
-                writeln!(
-                    out,
-                    "{:<24}  {}  {:<service_width$}  {:<host_width$}  {}",
-                    time(record),
-                    level_cell,
-                    record.service.as_deref().unwrap_or("-"),
-                    record.host.as_deref().unwrap_or("-"),
-                    message,
-                )?;
+            columns.push(message);
+            if let Layout::Context { event } = layout {
+                let marks = (0..records.len()).map(|i| if i == event { ">" } else { " " }.to_owned()).collect();
+                let mut mark = Column::new(" ", marks);
+                mark.colors = (0..records.len()).map(|i| (i == event).then_some("1")).collect();
+                columns.insert(0, mark);
+            }
+            columns
+        }
+        Layout::Trace => {
+            let gaps = records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| if i == 0 { "+0ms".to_owned() } else { gap(r.timestamp - records[i - 1].timestamp) })
+                .collect();
+            let span = Column::new("SPAN", text(&|r| r.span_id.as_deref()));
+            vec![time, Column::new("+GAP", gaps), service, level, span, message]
+        }
+    }
+}
+
+/// `+12ms`, `+1.250s`, `+3m05s`: the time since the previous line.
+fn gap(nanos: i64) -> String {
+    let millis = nanos / 1_000_000;
+    if nanos < 1_000_000 && nanos > 0 {
+        format!("+{}µs", nanos / 1_000)
+    } else if millis < 1_000 {
+        format!("+{millis}ms")
+    } else if millis < 60_000 {
+        format!("+{}.{:03}s", millis / 1_000, millis % 1_000)
+    } else {
+        format!("+{}m{:02}s", millis / 60_000, (millis / 1_000) % 60)
+    }
+}
+
+/// Aligned columns, two spaces apart; the last one is not padded.
+fn write_table(out: &mut dyn Write, columns: &[Column], color: bool) -> io::Result<()> {
+    let widths: Vec<usize> = columns
+        .iter()
+        .map(|c| c.cells.iter().map(|cell| cell.chars().count()).max().unwrap_or(0).max(c.header.chars().count()))
+        .collect();
+    let last = columns.len().saturating_sub(1);
+    let line = |cells: &mut dyn Iterator<Item = (usize, String, Option<&'static str>)>| {
+        let mut line = String::new();
+        for (i, text, paint) in cells {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            let padded = if i == last { text } else { format!("{text:<width$}", width = widths[i]) };
+            match paint.filter(|_| color) {
+                Some(code) => line.push_str(&format!("\x1b[{code}m{padded}\x1b[0m")),
+                None => line.push_str(&padded),
             }
         }
+        line
+    };
+    let header = line(&mut columns.iter().enumerate().map(|(i, c)| (i, c.header.to_owned(), None)));
+    if color {
+        writeln!(out, "\x1b[1m{}\x1b[0m", header.trim_end())?;
+    } else {
+        writeln!(out, "{}", header.trim_end())?;
+    }
+    let rows = columns.first().map_or(0, |c| c.cells.len());
+    for row in 0..rows {
+        let text = line(&mut columns.iter().enumerate().map(|(i, c)| (i, c.cells[row].clone(), c.colors[row])));
+        writeln!(out, "{}", text.trim_end())?;
     }
     Ok(())
 }
@@ -160,10 +246,6 @@ pub fn short_time(nanos: i64) -> String {
     format!("{}Z", &full[..23])
 }
 
-pub fn paint_level(level: &str, padded: &str) -> String {
-    format!("\x1b[{}m{padded}\x1b[0m", level_color(level))
-}
-
 /// The ANSI color of a level: errors red, warnings yellow, and so on.
 pub fn level_color(level: &str) -> &'static str {
     match level {
@@ -186,6 +268,7 @@ mod tests {
             level: Some(level.into()),
             service: Some("sshd".into()),
             host: None,
+            span_id: None,
             message: Some(message.into()),
         }
     }
@@ -194,7 +277,7 @@ mod tests {
     fn table_is_aligned() {
         let mut out = Vec::new();
         let records = [record("error", "connection refused"), record("info", "ok")];
-        write_records(&mut out, &records, 2, Format::Table, false).unwrap();
+        write_records(&mut out, &records, &[], 2, Format::Table, Layout::Search, false).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "TIME                      LEVEL  SERVICE  HOST  MESSAGE\n\

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use sluice_index::data_dir::DataDir;
 use sluice_index::splits::{day_name, list_splits};
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::query_grammar::{UserInputAst, UserInputLeaf};
-use tantivy::schema::Field;
+use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DateTime, DocAddress, Index, IndexReader, Order, Searcher, Term};
 
 use crate::error::QueryError;
@@ -63,8 +63,26 @@ impl Split {
             let ast = hoist_negations(attributes_by_default(ast, &|name| schema.get_field(name).is_ok()));
             parser.build_query_from_user_input_ast(ast).map_err(|e| bad(e.to_string()))?
         };
+        self.within(user_query, range)
+    }
+
+    /// Records whose `field` is exactly `value` (each pair), in `range`:
+    /// built from terms, so values need no quoting in a query syntax.
+    pub(crate) fn exact_query(&self, pairs: &[(&str, &str)], range: TimeRange) -> Result<Box<dyn Query>, QueryError> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (name, value) in pairs {
+            let term = Term::from_field_text(self.field(name)?, value);
+            clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+        }
+        let query: Box<dyn Query> =
+            if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) };
+        self.within(query, range)
+    }
+
+    /// `query` restricted to `range` (read from the timestamp column).
+    fn within(&self, query: Box<dyn Query>, range: TimeRange) -> Result<Box<dyn Query>, QueryError> {
         if range == TimeRange::ALL {
-            return Ok(user_query);
+            return Ok(query);
         }
         let timestamp = self.field("timestamp")?;
         let bound = |nanos: Option<i64>, included: bool| match nanos {
@@ -75,7 +93,7 @@ impl Split {
             }
         };
         let in_range = RangeQuery::new(bound(range.from, true), bound(range.to, false));
-        Ok(Box::new(BooleanQuery::new(vec![(Occur::Must, user_query), (Occur::Must, Box::new(in_range))])))
+        Ok(Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Must, Box::new(in_range))])))
     }
 }
 
@@ -131,6 +149,9 @@ fn hoist_negations(ast: UserInputAst) -> UserInputAst {
     }
 }
 
+/// Builds a split's query (field handles differ from split to split).
+pub(crate) type SplitQuery<'a> = dyn Fn(&Split) -> Result<Box<dyn Query>, QueryError> + 'a;
+
 /// A matching record: where it is in the archive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Hit {
@@ -177,6 +198,16 @@ impl Store {
         limit: usize,
         oldest_first: bool,
     ) -> Result<(Vec<Hit>, u64), QueryError> {
+        self.search_by(&|split: &Split| split.query(text, range), limit, oldest_first)
+    }
+
+    /// [`Store::search`] for a query built per split.
+    pub(crate) fn search_by(
+        &self,
+        query: &SplitQuery<'_>,
+        limit: usize,
+        oldest_first: bool,
+    ) -> Result<(Vec<Hit>, u64), QueryError> {
         let mut hits: Vec<Hit> = Vec::new();
         let mut total = 0u64;
         let order = if oldest_first { Order::Asc } else { Order::Desc };
@@ -185,7 +216,7 @@ impl Store {
             splits.reverse();
         }
         for split in splits {
-            let query = split.query(text, range)?;
+            let query = query(split)?;
             let searcher = split.searcher();
             // Days do not overlap: once `limit` hits are in hand, older (or
             // newer) days only add to the count.

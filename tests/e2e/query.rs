@@ -104,6 +104,46 @@ fn search_and_count_agree_with_the_generator() {
     );
 
     top_and_histogram_agree_with_the_generator(&data, &expected);
+    context_and_trace_return_the_right_records(&data, &expected);
+}
+
+/// `context` returns the event's neighbours from its service and host, as a
+/// full search of that service and host orders them; `trace` returns
+/// exactly a trace's records, oldest first.
+fn context_and_trace_return_the_right_records(data: &Path, expected: &Value) {
+    for needle in expected["needles"].as_array().unwrap().iter().take(3) {
+        let needle = needle.as_str().unwrap();
+        let table = sluice(data, &["search", needle]);
+        let row = &stdout_lines(&table)[1];
+        let fields: Vec<&str> = row.split_whitespace().collect();
+        let (service, host, reference) = (fields[2], fields[3], fields[4]);
+        let event = &ndjson(data, &["search", needle, "--format", "ndjson"])[0];
+        let same = format!("service:\"{service}\" AND host:\"{host}\"");
+        let all = ndjson(data, &["search", &same, "--oldest-first", "--limit", "100000", "--format", "ndjson"]);
+        let at = all.iter().position(|r| r == event).unwrap();
+        let window = &all[at.saturating_sub(4)..(at + 3).min(all.len())];
+        let context = ndjson(data, &["context", reference, "-B", "4", "-A", "2", "--format", "ndjson"]);
+        assert_eq!(context, window, "{needle} {reference}");
+        let marked = stdout_lines(&sluice(data, &["context", reference, "-B", "4", "-A", "2"]));
+        let marked: Vec<&String> = marked.iter().filter(|l| l.starts_with('>')).collect();
+        assert_eq!(marked.len(), 1);
+        assert!(marked[0].contains(needle) && marked[0].contains(reference), "{}", marked[0]);
+    }
+
+    for (trace, count) in expected["traces"].as_object().unwrap() {
+        let records = ndjson(data, &["trace", &trace.to_uppercase(), "--format", "ndjson"]);
+        assert_eq!(records.len() as u64, count.as_u64().unwrap(), "{trace}");
+        assert!(records.iter().all(|r| r["trace_id"] == trace.as_str()));
+        let times: Vec<&str> = records.iter().map(|r| r["timestamp"].as_str().unwrap()).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+        let table = stdout_lines(&sluice(data, &["trace", trace]));
+        assert!(table[0].starts_with("TIME") && table[0].contains("+GAP"), "{}", table[0]);
+        assert_eq!(table.len() as u64, count.as_u64().unwrap() + 1);
+        assert!(table[1].split_whitespace().nth(1) == Some("+0ms"), "{}", table[1]);
+    }
+    let unknown = sluice(data, &["context", "1:2:3"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr_text(&unknown).starts_with("sluice: error: no record 1:2:3 in this data directory"));
 }
 
 /// `top` and `histogram` on the same data: their counts add up to `count`.
@@ -211,10 +251,10 @@ fn attributes_by_path_and_table_output() {
     assert_eq!(table.status.code(), Some(0));
     assert_eq!(
         String::from_utf8(table.stdout).unwrap(),
-        "TIME                      LEVEL  SERVICE  HOST    MESSAGE\n\
-         2024-03-01T10:00:02.000Z  warn   sshd     web-01  connection refused by upstream\n\
-         2024-03-01T10:00:01.000Z  info   api      -       ok\n\
-         2024-03-01T10:00:00.000Z  error  api      -       upstream failed\n"
+        "TIME                      LEVEL  SERVICE  HOST    REF         MESSAGE\n\
+         2024-03-01T10:00:02.000Z  warn   sshd     web-01  474802:1:2  connection refused by upstream\n\
+         2024-03-01T10:00:01.000Z  info   api      -       474802:1:1  ok\n\
+         2024-03-01T10:00:00.000Z  error  api      -       474802:1:0  upstream failed\n"
     );
     let ndjson_line = &stdout_lines(&sluice(&data, &["search", "user:ann", "--format", "ndjson"]))[0];
     assert!(

@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use sluice_query::QueryError;
 use sluice_query::aggregate::Interval;
+use sluice_query::around::EventRef;
 use sluice_query::chart::write_histogram;
-use sluice_query::output::{Format, ValueCounts, write_counts, write_records};
+use sluice_query::fetch::FetchedRecord;
+use sluice_query::output::{Format, Layout, ValueCounts, write_counts, write_records};
 use sluice_query::store::Store;
 use sluice_query::time::TimeRange;
 use sluice_schemas::{ErrorKind, Timestamp};
@@ -91,6 +93,46 @@ Examples:
         #[command(flatten)]
         range: Range,
         /// table or json.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// The records around one event from the same service and host, in time order.
+    #[command(after_help = "\
+Examples:
+  sluice search 'level:fatal' --limit 5        # the REF column names each event
+  sluice context 474815:3:1187 -B 20 -A 5
+  sluice context 474815:3:1187 --format ndjson | jq -r .message
+
+The event's line is marked with `>`. Records at the very same instant as
+the event are ordered as they arrived.")]
+    Context {
+        /// The event's reference, as `sluice search` prints it (REF column).
+        #[arg(value_name = "EVENT_REF")]
+        event: String,
+        /// Records before the event.
+        #[arg(short = 'B', long, default_value_t = 10)]
+        before: usize,
+        /// Records after the event.
+        #[arg(short = 'A', long, default_value_t = 10)]
+        after: usize,
+        /// table, ndjson or json.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Every record of a trace across services, oldest first, with the gap between lines.
+    #[command(after_help = "\
+Examples:
+  sluice trace 4bf92f3577b34da6a3ce929d0e0e4736
+  sluice trace 4bf92f3577b34da6a3ce929d0e0e4736 --format ndjson | jq -c '{service, message}'
+
+The +GAP column is the time since the previous line of the trace: a long
+gap is where the request waited.")]
+    Trace {
+        /// The trace id (hexadecimal, any case).
+        trace_id: String,
+        #[command(flatten)]
+        range: Range,
+        /// table, ndjson or json.
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
@@ -215,8 +257,9 @@ fn run(command: &Command, data_dir: &std::path::Path) -> Result<(), Failure> {
             let store = Store::open(data_dir, range)?;
             let (hits, total) = store.search(query, range, *limit, *oldest_first)?;
             let records = sluice_query::fetch::fetch(&store, &hits)?;
+            let refs: Vec<EventRef> = hits.iter().map(EventRef::of).collect();
             let color = io::stdout().is_terminal();
-            write_records(&mut out, &records, total, (*format).into(), color)?;
+            write_records(&mut out, &records, &refs, total, (*format).into(), Layout::Search, color)?;
             out.flush()?;
             if matches!(format, OutputFormat::Table) && io::stderr().is_terminal() {
                 let order = if *oldest_first { "oldest" } else { "newest" };
@@ -236,6 +279,27 @@ fn run(command: &Command, data_dir: &std::path::Path) -> Result<(), Failure> {
             });
             write_counts(&mut out, total, by, (*format).into())?;
             out.flush()?;
+        }
+        Command::Context { event, before, after, format } => {
+            let event: EventRef = event.parse()?;
+            let store = Store::open(data_dir, TimeRange::ALL)?;
+            let context = store.context(event, *before, *after)?;
+            let (refs, records): (Vec<EventRef>, Vec<_>) = context.records.into_iter().unzip();
+            let layout = Layout::Context { event: context.event };
+            let color = io::stdout().is_terminal();
+            write_records(&mut out, &records, &refs, records.len() as u64, (*format).into(), layout, color)?;
+            out.flush()?;
+        }
+        Command::Trace { trace_id, range, format } => {
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
+            let store = Store::open(data_dir, range)?;
+            let (records, total) = store.trace(trace_id, range)?;
+            let color = io::stdout().is_terminal();
+            write_records(&mut out, &records, &[], total, (*format).into(), Layout::Trace, color)?;
+            out.flush()?;
+            if matches!(format, OutputFormat::Table) && io::stderr().is_terminal() {
+                eprintln!("{}", trace_summary(&records, total));
+            }
         }
         Command::Top { field, query, range, limit, format } => {
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
@@ -263,4 +327,17 @@ fn run(command: &Command, data_dir: &std::path::Path) -> Result<(), Failure> {
 /// exported), else 100.
 fn terminal_width() -> usize {
     std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|c: &usize| *c >= 40).unwrap_or(100)
+}
+
+/// `12 records, 3 services, 1.250 s from first to last`.
+fn trace_summary(records: &[FetchedRecord], total: u64) -> String {
+    let mut services: Vec<&str> = records.iter().filter_map(|r| r.service.as_deref()).collect();
+    services.sort_unstable();
+    services.dedup();
+    let span = match (records.first(), records.last()) {
+        (Some(first), Some(last)) => (last.timestamp - first.timestamp) as f64 / 1e9,
+        _ => 0.0,
+    };
+    let shown = if total > records.len() as u64 { format!(" (first {} shown)", records.len()) } else { String::new() };
+    format!("{total} records{shown}, {} services, {span:.3} s from first to last", services.len())
 }

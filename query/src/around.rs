@@ -1,0 +1,133 @@
+//! Records around one record: the lines before and after an event from the
+//! same service and host (`context`), and every record of a trace
+//! (`trace`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::QueryError;
+use crate::fetch::{FetchedRecord, fetch};
+use crate::store::{Hit, Store};
+use crate::time::TimeRange;
+
+const NANOS_PER_HOUR: i64 = 3_600_000_000_000;
+
+/// At most this many records with the very timestamp of a context's event
+/// are considered to order it among them.
+const MAX_SAME_INSTANT: usize = 10_000;
+
+/// At most this many records of one trace.
+pub const MAX_TRACE_RECORDS: usize = 100_000;
+
+/// Where a record lives: its hour's archive file (by batch) and its row
+/// there. Search output prints it (`REF`), `context` takes it back. It
+/// stays valid for the life of the data directory: batches are never
+/// rewritten.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventRef {
+    /// Hours since the epoch.
+    pub hour: i64,
+    pub batch: u64,
+    pub row: u64,
+}
+
+impl EventRef {
+    pub fn of(hit: &Hit) -> EventRef {
+        EventRef { hour: hit.timestamp.div_euclid(NANOS_PER_HOUR), batch: hit.batch, row: hit.row }
+    }
+}
+
+impl fmt::Display for EventRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.hour, self.batch, self.row)
+    }
+}
+
+impl FromStr for EventRef {
+    type Err = QueryError;
+
+    fn from_str(text: &str) -> Result<EventRef, QueryError> {
+        let bad = || QueryError::BadRef { text: text.to_owned() };
+        let mut parts = text.trim().split(':');
+        let (Some(hour), Some(batch), Some(row), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        Ok(EventRef {
+            hour: hour.parse().map_err(|_| bad())?,
+            batch: batch.parse().map_err(|_| bad())?,
+            row: row.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// An event and its neighbours, oldest first.
+pub struct Context {
+    pub records: Vec<(EventRef, FetchedRecord)>,
+    /// The event's position in `records`.
+    pub event: usize,
+}
+
+impl Store {
+    /// The event, `before` records before it and `after` records after it
+    /// from the same service and host, in time order (ties in archive
+    /// order, which is arrival order).
+    pub fn context(&self, event: EventRef, before: usize, after: usize) -> Result<Context, QueryError> {
+        let probe = Hit { timestamp: event.hour * NANOS_PER_HOUR, batch: event.batch, row: event.row };
+        let record = fetch(self, &[probe])
+            .map_err(|_| QueryError::UnknownRef { event: event.to_string() })?
+            .pop()
+            .ok_or_else(|| QueryError::UnknownRef { event: event.to_string() })?;
+        let at = record.timestamp;
+        let mut same: Vec<(&str, &str)> = Vec::new();
+        if let Some(service) = record.service.as_deref() {
+            same.push(("service", service));
+        }
+        if let Some(host) = record.host.as_deref() {
+            same.push(("host", host));
+        }
+        let around = |range: TimeRange, limit: usize, oldest_first: bool| {
+            self.search_by(&|split| split.exact_query(&same, range), limit, oldest_first).map(|(hits, _)| hits)
+        };
+        let mut earlier = around(TimeRange { from: None, to: Some(at) }, before, false)?;
+        earlier.reverse();
+        let mut instant = around(TimeRange { from: Some(at), to: Some(at + 1) }, MAX_SAME_INSTANT, true)?;
+        instant.sort_by_key(|hit| (hit.batch, hit.row));
+        let later = around(TimeRange { from: Some(at + 1), to: None }, after, true)?;
+        // Records at the event's very instant count as before or after it.
+        let hits: Vec<Hit> = earlier.into_iter().chain(instant).chain(later).collect();
+        let event_index = hits
+            .iter()
+            .position(|hit| EventRef::of(hit) == event)
+            .ok_or_else(|| QueryError::UnknownRef { event: event.to_string() })?;
+        let start = event_index.saturating_sub(before);
+        let hits = &hits[start..(event_index + after + 1).min(hits.len())];
+        let records = fetch(self, hits)?;
+        Ok(Context { records: hits.iter().map(EventRef::of).zip(records).collect(), event: event_index - start })
+    }
+
+    /// Every record of a trace, oldest first, and how many there are (more
+    /// than returned past `MAX_TRACE_RECORDS`).
+    pub fn trace(&self, trace_id: &str, range: TimeRange) -> Result<(Vec<FetchedRecord>, u64), QueryError> {
+        let id = trace_id.trim().to_ascii_lowercase();
+        let (hits, total) =
+            self.search_by(&|split| split.exact_query(&[("trace_id", &id)], range), MAX_TRACE_RECORDS, true)?;
+        Ok((fetch(self, &hits)?, total))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs_round_trip() {
+        let hit = Hit { timestamp: 1_709_251_200_000_000_000 + 5, batch: 12, row: 3456 };
+        let event = EventRef::of(&hit);
+        assert_eq!(event.to_string(), "474792:12:3456");
+        assert_eq!("474792:12:3456".parse::<EventRef>().unwrap(), event);
+        for bad in ["", "1:2", "1:2:3:4", "a:2:3", "1:-2:3"] {
+            assert!(bad.parse::<EventRef>().is_err(), "{bad}");
+        }
+    }
+}
