@@ -31,6 +31,8 @@ pub enum QueryError {
         "no record {event} in this data directory (references are printed by `sluice search` for its own data directory)"
     )]
     UnknownRef { event: String },
+    #[error("sql: {message}")]
+    Sql { message: String, user: bool },
     #[error("cannot count by `{field}`: {reason}; fields you can count by: {known}")]
     BadField { field: String, reason: String, known: String },
     #[error("index split {}: {source}", path.display())]
@@ -57,6 +59,8 @@ impl QueryError {
                 ErrorKind::OperatorFixable
             }
             QueryError::Index { .. } => ErrorKind::Fatal,
+            QueryError::Sql { user: true, .. } => ErrorKind::UserFixable,
+            QueryError::Sql { user: false, .. } => ErrorKind::OperatorFixable,
             QueryError::Layout(error) => error.kind(),
         }
     }

@@ -8,20 +8,25 @@
 //!   tantivy's aggregation module over fast columns, merged across splits.
 //! * [`around`]: an event's neighbours from the same service and host
 //!   (`context`), a trace's records (`trace`), and event references.
+//! * [`follow`]: `tail -f`, records as their batches are committed.
 //! * [`fetch::fetch`]: hits → records read from the Parquet archive (the
 //!   index stores no documents: each hit's batch and row locate it).
+//! * [`stats`]: what a data directory holds, from the index and the files.
 //! * [`time::TimeRange`]: `--from` / `--to`, absolute or relative.
 //! * [`output`]: tables for people, NDJSON and JSON for scripts.
 //!
-//! DataFusion (SQL over the archive) will live here and only here: it is
-//! most of the build time.
+//! * [`sql`]: DataFusion over the Parquet archive as table `logs`. It
+//!   lives in this crate and only here: it is most of the build time.
 
 pub mod aggregate;
 pub mod around;
 pub mod chart;
 pub mod error;
 pub mod fetch;
+pub mod follow;
 pub mod output;
+pub mod sql;
+pub mod stats;
 pub mod store;
 pub mod time;
 

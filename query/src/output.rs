@@ -7,6 +7,7 @@ use sluice_schemas::Timestamp;
 use crate::aggregate::Terms;
 use crate::around::EventRef;
 use crate::fetch::FetchedRecord;
+use crate::sql::SqlResult;
 
 /// A value of a field (`None`: records without it) and its count.
 pub type Bucket = (Option<String>, u64);
@@ -61,6 +62,15 @@ pub fn write_records(
         Format::Table => write_table(out, &columns(records, refs, layout), color)?,
     }
     Ok(())
+}
+
+/// Table rows without a header, for records that arrive after the table
+/// was started (`tail -f`).
+pub fn write_rows(out: &mut dyn Write, records: &[FetchedRecord], color: bool) -> io::Result<()> {
+    let mut table = Vec::new();
+    write_table(&mut table, &columns(records, &[], Layout::Search), color)?;
+    let body = table.iter().position(|b| *b == b'\n').map_or(&table[..], |end| &table[end + 1..]);
+    out.write_all(body)
 }
 
 /// A table column: a header, one cell per row, and the cells' colors.
@@ -322,5 +332,65 @@ mod tests {
              (1 other value)      1   10.0%  ██████▋\n\
              total               10  100.0%\n"
         );
+    }
+}
+
+/// `sql --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqlFormat {
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+}
+
+/// Writes a SQL result: an aligned table (with its column names even when
+/// no row matched), CSV with a header, a JSON array, or one JSON object
+/// per row. Timestamps are RFC 3339 in UTC.
+pub fn write_sql_result(out: &mut dyn Write, result: &SqlResult, format: SqlFormat) -> io::Result<()> {
+    use datafusion::arrow::{csv, json};
+    let invalid = |e: datafusion::arrow::error::ArrowError| io::Error::other(e.to_string());
+    match format {
+        SqlFormat::Table => {
+            let table = datafusion::arrow::util::pretty::pretty_format_batches(&result.batches).map_err(invalid)?;
+            if result.num_rows() == 0 {
+                let names: Vec<&str> = result.schema.fields().iter().map(|f| f.name().as_str()).collect();
+                writeln!(out, "{}", names.join("  "))?;
+                return writeln!(out, "(0 rows)");
+            }
+            writeln!(out, "{table}")?;
+            writeln!(out, "({} row{})", result.num_rows(), if result.num_rows() == 1 { "" } else { "s" })
+        }
+        SqlFormat::Csv => {
+            let mut writer = csv::WriterBuilder::new().with_header(true).build(&mut *out);
+            if result.batches.is_empty() {
+                let names: Vec<&str> = result.schema.fields().iter().map(|f| f.name().as_str()).collect();
+                drop(writer);
+                return writeln!(out, "{}", names.join(","));
+            }
+            for batch in &result.batches {
+                writer.write(batch).map_err(invalid)?;
+            }
+            Ok(())
+        }
+        SqlFormat::Json => {
+            let mut writer = json::ArrayWriter::new(&mut *out);
+            for batch in &result.batches {
+                writer.write(batch).map_err(invalid)?;
+            }
+            writer.finish().map_err(invalid)?;
+            drop(writer);
+            if result.num_rows() == 0 {
+                out.write_all(b"[]")?;
+            }
+            writeln!(out)
+        }
+        SqlFormat::Ndjson => {
+            let mut writer = json::LineDelimitedWriter::new(&mut *out);
+            for batch in &result.batches {
+                writer.write(batch).map_err(invalid)?;
+            }
+            writer.finish().map_err(invalid)
+        }
     }
 }

@@ -105,6 +105,54 @@ fn search_and_count_agree_with_the_generator() {
 
     top_and_histogram_agree_with_the_generator(&data, &expected);
     context_and_trace_return_the_right_records(&data, &expected);
+    sql_agrees_with_count(&data, &expected);
+
+    let stats = json(&data, &["stats", "--format", "json"]);
+    assert_eq!(stats["records"], expected["accepted"]);
+    assert_eq!(stats["first"], expected["first_timestamp"]);
+    assert_eq!(stats["last"], expected["last_timestamp"]);
+    let rejected: u64 = expected["rejected_by_reason"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(stats["dead_letters"], rejected);
+    let days: Vec<&str> = stats["days"].as_array().unwrap().iter().map(|d| d["day"].as_str().unwrap()).collect();
+    assert_eq!(days, ["2024-03-01", "2024-03-02", "2024-03-03"]);
+    assert!(stats["archive_files"].as_u64().unwrap() > 0 && stats["index_bytes"].as_u64().unwrap() > 0);
+}
+
+/// `sql` over the archive gives the same numbers as `count` over the index.
+fn sql_agrees_with_count(data: &Path, expected: &Value) {
+    let sql = |statement: &str| ndjson(data, &["sql", statement, "--format", "ndjson"]);
+    let count =
+        |args: &[&str]| json(data, &[&["count"][..], args, &["--format", "json"][..]].concat())["count"].clone();
+    assert_eq!(sql("SELECT count(*) AS n FROM logs")[0]["n"], expected["accepted"]);
+    let by_level: serde_json::Map<String, Value> = sql("SELECT level, count(*) AS n FROM logs GROUP BY level")
+        .iter()
+        .map(|row| (row["level"].as_str().unwrap().to_owned(), row["n"].clone()))
+        .collect();
+    assert_eq!(Value::Object(by_level), expected["by_level"]);
+    let (from, to) = ("2024-03-01T06:00:00Z", "2024-03-01T12:00:00Z");
+    let errors = sql(&format!(
+        "SELECT count(*) AS n FROM logs WHERE level = 'error' AND timestamp >= '{from}' AND timestamp < '{to}'"
+    ));
+    assert_eq!(errors[0]["n"], count(&["level:error", "--from", from, "--to", to]));
+    // The partition columns select whole directories.
+    let day = sql("SELECT count(*) AS n FROM logs WHERE date = '2024-03-02'");
+    assert_eq!(day[0]["n"], count(&["*", "--from", "2024-03-02", "--to", "2024-03-03"]));
+    let hour = sql("SELECT count(*) AS n FROM logs WHERE date = '2024-03-02' AND hour = 7");
+    assert_eq!(hour[0]["n"], count(&["*", "--from", "2024-03-02T07:00:00Z", "--to", "2024-03-02T08:00:00Z"]));
+    for needle in expected["needles"].as_array().unwrap() {
+        let needle = needle.as_str().unwrap();
+        let rows = sql(&format!("SELECT message FROM logs WHERE message LIKE '%{needle}%'"));
+        assert_eq!(rows.len(), 1, "{needle}");
+    }
+    let csv = sluice(
+        data,
+        &["sql", "SELECT level, count(*) AS n FROM logs GROUP BY level ORDER BY n DESC LIMIT 1", "--format", "csv"],
+    );
+    assert_eq!(String::from_utf8(csv.stdout).unwrap(), format!("level,n\ninfo,{}\n", expected["by_level"]["info"]));
+    let bad = sluice(data, &["sql", "SELECT nope FROM logs"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let message = stderr_text(&bad);
+    assert!(message.starts_with("sluice: error: sql: ") && message.contains("nope"), "{message}");
 }
 
 /// `context` returns the event's neighbours from its service and host, as a
@@ -299,4 +347,57 @@ fn errors_say_what_to_do() {
         stderr_text(&bad_field).trim_end(),
         "sluice: error: cannot count by `message`: not a field with a fast column; fields you can count by: host, level, producer, service, severity_number"
     );
+}
+
+/// `tail -f` shows a line within 2 s of its commit, exactly once, and a late
+/// line (an old timestamp, committed now) too.
+#[test]
+fn tail_follows_commits() {
+    use std::io::BufRead;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let line = |time: &str, message: &str| format!(r#"{{"time":"{time}","level":"info","msg":"{message}"}}"#);
+    let ingest = |text: String| {
+        let output = run("sluice-ingest", &["--data-dir", data.to_str().unwrap()], Some(text.as_bytes()));
+        assert_eq!(output.status.code(), Some(0), "{}", stderr_text(&output));
+    };
+    ingest((1..=12).map(|i| line(&format!("2024-03-01T10:00:{i:02}Z"), &format!("first {i}")) + "\n").collect());
+
+    let mut tail = std::process::Command::new(crate::binary("sluice"))
+        .args(["--data-dir", data.to_str().unwrap(), "tail", "-f", "--format", "ndjson"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (sender, lines) = mpsc::channel();
+    let stdout = tail.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let message = serde_json::from_str::<Value>(&line).unwrap()["message"].as_str().unwrap().to_owned();
+            if sender.send((Instant::now(), message)).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |timeout: Duration| lines.recv_timeout(timeout);
+    // The newest 10, oldest first.
+    let first: Vec<String> = (0..10).map(|_| next(Duration::from_secs(10)).unwrap().1).collect();
+    assert_eq!(first, (3..=12).map(|i| format!("first {i}")).collect::<Vec<_>>());
+
+    for (time, message) in [("2024-03-01T11:00:00Z", "new line"), ("2024-02-01T00:00:00Z", "late line")] {
+        ingest(line(time, message) + "\n");
+        let committed = Instant::now();
+        let (shown, text) = next(Duration::from_secs(10)).expect("tail -f showed nothing");
+        assert_eq!(text, message);
+        let delay = shown.saturating_duration_since(committed);
+        assert!(delay <= Duration::from_secs(2), "{message} shown {delay:?} after its commit");
+    }
+    // Nothing twice.
+    assert!(next(Duration::from_millis(1500)).is_err());
+    tail.kill().unwrap();
+    tail.wait().unwrap();
 }

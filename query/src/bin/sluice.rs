@@ -10,7 +10,11 @@ use sluice_query::aggregate::Interval;
 use sluice_query::around::EventRef;
 use sluice_query::chart::write_histogram;
 use sluice_query::fetch::FetchedRecord;
-use sluice_query::output::{Format, Layout, ValueCounts, write_counts, write_records};
+use sluice_query::follow::Follower;
+use sluice_query::output::{
+    Format, Layout, SqlFormat, ValueCounts, write_counts, write_records, write_rows, write_sql_result,
+};
+use sluice_query::stats::{Stats, human_bytes};
 use sluice_query::store::Store;
 use sluice_query::time::TimeRange;
 use sluice_schemas::{ErrorKind, Timestamp};
@@ -136,6 +140,64 @@ gap is where the request waited.")]
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+    /// The newest matching records, oldest first; with -f, new ones as they are committed.
+    #[command(after_help = "\
+Examples:
+  sluice tail
+  sluice tail 'level:error' -n 50
+  sluice tail 'service:api AND level:error' -f
+  sluice tail -f --format ndjson | jq -r .message
+
+With -f, records appear as sluice-ingest commits them (every --batch-bytes
+of input, and at the end of its input), late records with old timestamps
+included. Polls every 500 ms; stop with Ctrl-C.")]
+    Tail {
+        /// Only records matching this query [default: `*`, every record].
+        #[arg(default_value = "*")]
+        query: String,
+        #[command(flatten)]
+        range: Range,
+        /// How many of the newest records to show first.
+        #[arg(short = 'n', long, default_value_t = 10)]
+        lines: usize,
+        /// Keep printing records as they are committed.
+        #[arg(short, long)]
+        follow: bool,
+        /// table, ndjson or json (json only without -f).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// What the data directory holds: records, time span, days, sizes, dead letters.
+    #[command(after_help = "\
+Examples:
+  sluice stats
+  sluice stats --format json | jq .records")]
+    Stats {
+        /// table or json.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// SQL over the Parquet archive, as table `logs` (DataFusion).
+    #[command(after_help = "\
+Examples:
+  sluice sql \"SELECT service, count(*) AS n FROM logs WHERE level = 'error' GROUP BY service ORDER BY n DESC\"
+  sluice sql \"SELECT date_trunc('hour', timestamp) AS hour, count(*) FROM logs GROUP BY 1 ORDER BY 1\"
+  sluice sql \"SELECT * FROM logs WHERE date = '2024-03-01' AND hour = 14 LIMIT 10\" --format csv
+  sluice sql 'DESCRIBE logs'
+
+Columns are the canonical record's (timestamp, observed_timestamp, level,
+severity_number, message, service, host, trace_id, span_id, attributes as
+JSON text, notes, producer), declared schema fields, and the partitions
+`date` (DATE) and `hour` (text 00-23; `hour = 7` works): filter on them to read only those
+directories. Filters on `timestamp` skip row groups by their statistics.
+DuckDB, pyarrow and Spark read the same files: DIR/archive/**/*.parquet.")]
+    Sql {
+        /// One SQL statement.
+        statement: String,
+        /// table, csv, json (an array) or ndjson.
+        #[arg(long, value_enum, default_value_t = SqlOutputFormat::Table)]
+        format: SqlOutputFormat,
+    },
     /// The most frequent values of a field among the matches, with counts and share.
     #[command(after_help = "\
 Examples:
@@ -189,6 +251,25 @@ buckets are shown. `auto` picks a round interval that gives at most about
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SqlOutputFormat {
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+}
+
+impl From<SqlOutputFormat> for SqlFormat {
+    fn from(format: SqlOutputFormat) -> SqlFormat {
+        match format {
+            SqlOutputFormat::Table => SqlFormat::Table,
+            SqlOutputFormat::Csv => SqlFormat::Csv,
+            SqlOutputFormat::Json => SqlFormat::Json,
+            SqlOutputFormat::Ndjson => SqlFormat::Ndjson,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -301,6 +382,49 @@ fn run(command: &Command, data_dir: &std::path::Path) -> Result<(), Failure> {
                 eprintln!("{}", trace_summary(&records, total));
             }
         }
+        Command::Tail { query, range, lines, follow, format } => {
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
+            let color = io::stdout().is_terminal();
+            // The follower starts before the first read, so nothing committed in between is missed.
+            let mut follower = if *follow { Some(Follower::new(data_dir, query, range)?) } else { None };
+            let store = Store::open(data_dir, range)?;
+            let (mut hits, total) = store.search(query, range, *lines, false)?;
+            hits.reverse();
+            let records = sluice_query::fetch::fetch(&store, &hits)?;
+            let refs: Vec<EventRef> = hits.iter().map(EventRef::of).collect();
+            let format =
+                if follower.is_some() && matches!(format, OutputFormat::Json) { OutputFormat::Ndjson } else { *format };
+            write_records(&mut out, &records, &refs, total, format.into(), Layout::Search, color)?;
+            out.flush()?;
+            while let Some(follower) = follower.as_mut() {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                let records = follower.poll()?;
+                if records.is_empty() {
+                    continue;
+                }
+                if matches!(format, OutputFormat::Table) {
+                    write_rows(&mut out, &records, color)?;
+                } else {
+                    write_records(&mut out, &records, &[], 0, format.into(), Layout::Search, color)?;
+                }
+                out.flush()?;
+            }
+        }
+        Command::Stats { format } => {
+            let stats = Store::open(data_dir, TimeRange::ALL)?.stats()?;
+            match format {
+                OutputFormat::Table => write_stats(&mut out, &stats)?,
+                OutputFormat::Json | OutputFormat::Ndjson => {
+                    writeln!(out, "{}", serde_json::to_string(&stats).unwrap_or_default())?
+                }
+            }
+            out.flush()?;
+        }
+        Command::Sql { statement, format } => {
+            let result = sluice_query::sql::run_sql(data_dir, statement)?;
+            write_sql_result(&mut out, &result, (*format).into())?;
+            out.flush()?;
+        }
         Command::Top { field, query, range, limit, format } => {
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
             let store = Store::open(data_dir, range)?;
@@ -340,4 +464,29 @@ fn trace_summary(records: &[FetchedRecord], total: u64) -> String {
     };
     let shown = if total > records.len() as u64 { format!(" (first {} shown)", records.len()) } else { String::new() };
     format!("{total} records{shown}, {} services, {span:.3} s from first to last", services.len())
+}
+
+fn write_stats(out: &mut dyn Write, stats: &Stats) -> io::Result<()> {
+    let days = match (stats.days.first(), stats.days.last()) {
+        (Some(first), Some(last)) if stats.days.len() > 1 => {
+            format!("{} ({} … {})", stats.days.len(), first.day, last.day)
+        }
+        (Some(first), _) => format!("1 ({})", first.day),
+        _ => "0".to_owned(),
+    };
+    let rows = [
+        ("data directory", stats.data_dir.clone()),
+        ("records", stats.records.to_string()),
+        ("first", stats.first.clone().unwrap_or_else(|| "-".into())),
+        ("last", stats.last.clone().unwrap_or_else(|| "-".into())),
+        ("days", days),
+        ("index", human_bytes(stats.index_bytes)),
+        ("archive", format!("{} in {} files", human_bytes(stats.archive_bytes), stats.archive_files)),
+        ("dead letters", stats.dead_letters.to_string()),
+        ("batches", stats.batches.to_string()),
+    ];
+    for (name, value) in rows {
+        writeln!(out, "{name:<15} {value}")?;
+    }
+    Ok(())
 }

@@ -1,0 +1,81 @@
+//! `sluice tail -f`: records as their batches are committed.
+//!
+//! New records are found by batch number, not by time: a late line with
+//! an old timestamp committed now is still new. Each poll reopens the data
+//! directory (new day splits appear as data arrives) and asks for the
+//! matches of batches after the last one shown, up to the manifest's last
+//! committed batch. A batch whose archive files are not yet published (the
+//! commit publishes them just after storing the manifest) is retried on the
+//! next poll, so every record is shown exactly once.
+
+use std::ops::Bound;
+use std::path::Path;
+
+use tantivy::Term;
+use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery};
+
+use crate::error::QueryError;
+use crate::fetch::{FetchedRecord, fetch};
+use crate::store::{Hit, Store};
+use crate::time::TimeRange;
+
+/// At most this many new records per poll; the rest come on the next ones.
+const MAX_PER_POLL: usize = 1_000_000;
+
+/// Where a follower is: the last batch it has shown.
+pub struct Follower {
+    data_dir: std::path::PathBuf,
+    query: String,
+    range: TimeRange,
+    shown_batch: u64,
+}
+
+impl Follower {
+    /// Starts after what is committed now.
+    pub fn new(data_dir: &Path, query: &str, range: TimeRange) -> Result<Follower, QueryError> {
+        let store = Store::open(data_dir, range)?;
+        let shown_batch = store.dir.load_manifest().map(|m| m.last_batch).unwrap_or(0);
+        Ok(Follower { data_dir: data_dir.to_owned(), query: query.to_owned(), range, shown_batch })
+    }
+
+    /// The matching records of batches committed since the last poll,
+    /// oldest first. Empty while nothing new is committed (or published).
+    pub fn poll(&mut self) -> Result<Vec<FetchedRecord>, QueryError> {
+        let store = match Store::open(&self.data_dir, self.range) {
+            Ok(store) => store,
+            Err(QueryError::EmptyDataDir { .. }) => return Ok(Vec::new()),
+            Err(error) => return Err(error),
+        };
+        let committed = store.dir.load_manifest().map(|m| m.last_batch).unwrap_or(0);
+        if committed <= self.shown_batch {
+            return Ok(Vec::new());
+        }
+        let (after, upto) = (self.shown_batch, committed);
+        let (mut hits, _) = store.search_by(
+            &|split| {
+                let batch = split.field("batch")?;
+                let batches = RangeQuery::new(
+                    Bound::Excluded(Term::from_field_u64(batch, after)),
+                    Bound::Included(Term::from_field_u64(batch, upto)),
+                );
+                let query: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, split.query(&self.query, self.range)?),
+                    (Occur::Must, Box::new(batches)),
+                ]));
+                Ok(query)
+            },
+            MAX_PER_POLL,
+            true,
+        )?;
+        hits.sort_by_key(|hit: &Hit| (hit.timestamp, hit.batch, hit.row));
+        match fetch(&store, &hits) {
+            Ok(records) => {
+                self.shown_batch = upto;
+                Ok(records)
+            }
+            // Committed but not yet published: the next poll will see it.
+            Err(QueryError::Archive { .. }) => Ok(Vec::new()),
+            Err(error) => Err(error),
+        }
+    }
+}

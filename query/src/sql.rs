@@ -1,0 +1,93 @@
+//! `sluice sql`: DataFusion over the Parquet archive, as table `logs`.
+//!
+//! The archive's hive layout (`date=YYYY-MM-DD/hour=HH`) becomes two
+//! partition columns, `date` (DATE) and `hour` (the directory's text,
+//! `00`–`23`), so predicates on them skip whole directories. `hour` is text
+//! on purpose: typed as an integer, DataFusion turns `date = … AND hour = 7`
+//! into the path prefix `hour=7`, which misses `hour=07`; as text, `hour = 7`
+//! compares numerically and `hour = '07'` as text, both right. Predicates
+//! on `timestamp` skip row groups and pages by their statistics. Staged files (`.parquet.tmp`) are never
+//! read: only committed batches are visible, as for every other command.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::error::DataFusionError;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::error::QueryError;
+
+/// The result of a statement: its schema (even when no row matched) and
+/// its rows.
+pub struct SqlResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl SqlResult {
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// Runs one SQL statement over `DIR/archive` as table `logs`.
+pub fn run_sql(data_dir: &Path, sql: &str) -> Result<SqlResult, QueryError> {
+    let archive = data_dir.join("archive");
+    if !has_parquet(&archive) {
+        return Err(QueryError::EmptyDataDir { dir: data_dir.to_owned() });
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, usize::from))
+        .build()
+        .map_err(|e| QueryError::Sql { message: format!("cannot start the query runtime: {e}"), user: false })?;
+    runtime.block_on(execute(&archive, sql)).map_err(sql_error)
+}
+
+async fn execute(archive: &Path, sql: &str) -> Result<SqlResult, DataFusionError> {
+    let config = SessionConfig::new().with_information_schema(true);
+    let context = SessionContext::new_with_config(config);
+    let mut root = archive.canonicalize()?.to_string_lossy().into_owned();
+    root.push('/');
+    let url = ListingTableUrl::parse(&root)?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default().with_enable_pruning(true)))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(vec![("date".to_owned(), DataType::Date32), ("hour".to_owned(), DataType::Utf8)]);
+    let schema = options.infer_schema(&context.state(), &url).await?;
+    let table_config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
+    context.register_table("logs", Arc::new(ListingTable::try_new(table_config)?))?;
+    let frame = context.sql(sql).await?;
+    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+    let batches = frame.collect().await?;
+    Ok(SqlResult { schema, batches })
+}
+
+/// Whether `dir` holds a committed Parquet file anywhere below it.
+fn has_parquet(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    entries.flatten().any(|entry| {
+        let path = entry.path();
+        if path.is_dir() { has_parquet(&path) } else { path.extension().is_some_and(|e| e == "parquet") }
+    })
+}
+
+/// A DataFusion error, classified: a statement that does not parse or
+/// plan, or names what does not exist, is the user's to fix; failing to
+/// read the archive is the operator's.
+fn sql_error(error: DataFusionError) -> QueryError {
+    let user = match error.find_root() {
+        DataFusionError::SQL(..)
+        | DataFusionError::Plan(_)
+        | DataFusionError::SchemaError(..)
+        | DataFusionError::NotImplemented(_)
+        | DataFusionError::Execution(_) => true,
+        DataFusionError::ArrowError(error, _) => {
+            !matches!(error.as_ref(), datafusion::arrow::error::ArrowError::IoError(..))
+        }
+        _ => false,
+    };
+    QueryError::Sql { message: error.strip_backtrace().to_string(), user }
+}
