@@ -31,6 +31,12 @@ pub enum QueryError {
         "no record {event} in this data directory (references are printed by `sluice search` for its own data directory)"
     )]
     UnknownRef { event: String },
+    #[error(
+        "invalid --baseline `{text}`: expected FROM..TO (times as --from takes them, FROM before TO) or a duration (1h: the hour before --from)"
+    )]
+    BadBaseline { text: String },
+    #[error("compare needs --from: the start of the window to compare with the baseline")]
+    WindowNeeded,
     #[error("sql: {message}")]
     Sql { message: String, user: bool },
     #[error("cannot count by `{field}`: {reason}; fields you can count by: {known}")]
@@ -53,6 +59,8 @@ impl QueryError {
             | QueryError::BadField { .. }
             | QueryError::BadInterval { .. }
             | QueryError::BadRef { .. }
+            | QueryError::BadBaseline { .. }
+            | QueryError::WindowNeeded
             | QueryError::UnknownRef { .. }
             | QueryError::TooManyBuckets { .. } => ErrorKind::UserFixable,
             QueryError::Index { source: tantivy::TantivyError::IoError(_), .. } | QueryError::Archive { .. } => {

@@ -13,6 +13,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, TimestampNanosecondType, UInt8Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use sluice_index::archive::file_path;
 use sluice_index::data_dir::batch_file_stem;
@@ -36,6 +37,12 @@ pub struct FetchedRecord {
 
 /// The records of `hits`, in the same order.
 pub fn fetch(store: &Store, hits: &[Hit]) -> Result<Vec<FetchedRecord>, QueryError> {
+    fetch_columns(store, hits, None)
+}
+
+/// [`fetch`], reading only `columns` (e.g. `timestamp` and `message` for
+/// `patterns`): the other columns' pages are not even read.
+pub fn fetch_columns(store: &Store, hits: &[Hit], columns: Option<&[&str]>) -> Result<Vec<FetchedRecord>, QueryError> {
     let archive = store.dir.archive();
     let mut by_file: BTreeMap<PathBuf, Vec<(u64, usize)>> = BTreeMap::new();
     for (position, hit) in hits.iter().enumerate() {
@@ -45,7 +52,7 @@ pub fn fetch(store: &Store, hits: &[Hit]) -> Result<Vec<FetchedRecord>, QueryErr
     let mut out: Vec<Option<FetchedRecord>> = vec![None; hits.len()];
     for (path, mut rows) in by_file {
         rows.sort_unstable();
-        let records = read_rows(&path, &rows.iter().map(|(row, _)| *row).collect::<Vec<_>>())?;
+        let records = read_rows(&path, &rows.iter().map(|(row, _)| *row).collect::<Vec<_>>(), columns)?;
         for ((_, position), record) in rows.iter().zip(records) {
             out[*position] = Some(record);
         }
@@ -62,10 +69,14 @@ pub fn fetch(store: &Store, hits: &[Hit]) -> Result<Vec<FetchedRecord>, QueryErr
 }
 
 /// Reads `rows` (sorted, may repeat) of one archive file.
-fn read_rows(path: &PathBuf, rows: &[u64]) -> Result<Vec<FetchedRecord>, QueryError> {
+fn read_rows(path: &PathBuf, rows: &[u64], columns: Option<&[&str]>) -> Result<Vec<FetchedRecord>, QueryError> {
     let archive_error = |message: String| QueryError::Archive { path: path.clone(), message };
     let file = File::open(path).map_err(|e| archive_error(e.to_string()))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| archive_error(e.to_string()))?;
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| archive_error(e.to_string()))?;
+    if let Some(columns) = columns {
+        let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+        builder = builder.with_projection(mask);
+    }
     let total = builder.metadata().file_metadata().num_rows() as u64;
     let mut distinct: Vec<u64> = rows.to_vec();
     distinct.dedup();

@@ -15,16 +15,20 @@
 //! * [`time::TimeRange`]: `--from` / `--to`, absolute or relative.
 //! * [`output`]: tables for people, NDJSON and JSON for scripts.
 //!
+//! * [`patterns`]: messages grouped into templates (Drain-like); [`compare`]:
+//!   levels, services and templates that grew in a window against a baseline.
 //! * [`sql`]: DataFusion over the Parquet archive as table `logs`. It
 //!   lives in this crate and only here: it is most of the build time.
 
 pub mod aggregate;
 pub mod around;
 pub mod chart;
+pub mod compare;
 pub mod error;
 pub mod fetch;
 pub mod follow;
 pub mod output;
+pub mod patterns;
 pub mod sql;
 pub mod stats;
 pub mod store;

@@ -6,7 +6,9 @@ use sluice_schemas::Timestamp;
 
 use crate::aggregate::Terms;
 use crate::around::EventRef;
+use crate::compare::Comparison;
 use crate::fetch::FetchedRecord;
+use crate::patterns::Mined;
 use crate::sql::SqlResult;
 
 /// A value of a field (`None`: records without it) and its count.
@@ -332,6 +334,93 @@ mod tests {
              (1 other value)      1   10.0%  ██████▋\n\
              total               10  100.0%\n"
         );
+    }
+}
+
+/// Writes message templates, most frequent first: count, share of the
+/// messages grouped, first and last seen.
+pub fn write_patterns(out: &mut dyn Write, mined: &Mined, limit: usize, format: Format) -> io::Result<()> {
+    let grouped = mined.sampled.first().copied().unwrap_or(0);
+    let shown = &mined.patterns[..limit.min(mined.patterns.len())];
+    let share = |count: u64| if grouped == 0 { 0.0 } else { count as f64 * 100.0 / grouped as f64 };
+    let time = |nanos: i64| Timestamp::from_nanos(nanos).to_string();
+    match format {
+        Format::Json | Format::Ndjson => {
+            let patterns: Vec<serde_json::Value> = shown
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "pattern": p.template, "count": p.count(), "share": round2(share(p.count())),
+                        "first": time(p.first), "last": time(p.last),
+                    })
+                })
+                .collect();
+            let json = serde_json::json!({
+                "matches": mined.totals.first(), "grouped": grouped,
+                "templates": mined.patterns.len(), "patterns": patterns,
+            });
+            writeln!(out, "{json}")
+        }
+        Format::Table => {
+            let columns = [
+                Column::new("COUNT", shown.iter().map(|p| p.count().to_string()).collect()),
+                Column::new("SHARE", shown.iter().map(|p| format!("{:.1}%", share(p.count()))).collect()),
+                Column::new("FIRST SEEN", shown.iter().map(|p| short_time(p.first)).collect()),
+                Column::new("LAST SEEN", shown.iter().map(|p| short_time(p.last)).collect()),
+                Column::new("PATTERN", shown.iter().map(|p| p.template.clone()).collect()),
+            ];
+            write_table(out, &columns, false)
+        }
+    }
+}
+
+/// Writes what grew or appeared in a window against its baseline.
+pub fn write_comparison(out: &mut dyn Write, comparison: &Comparison, limit: usize, format: Format) -> io::Result<()> {
+    let shown = &comparison.changes[..limit.min(comparison.changes.len())];
+    let time = |nanos: i64| Timestamp::from_nanos(nanos).to_string();
+    match format {
+        Format::Json | Format::Ndjson => {
+            let changes: Vec<serde_json::Value> = shown
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "kind": c.kind, "value": c.value, "window": c.window, "baseline": c.baseline,
+                        "expected": round2(c.expected), "ratio": c.ratio().map(round2), "new": c.baseline == 0,
+                    })
+                })
+                .collect();
+            let json = serde_json::json!({
+                "window": { "from": time(comparison.window.0), "to": time(comparison.window.1), "count": comparison.window_count },
+                "baseline": { "from": time(comparison.baseline.0), "to": time(comparison.baseline.1), "count": comparison.baseline_count },
+                "changes": changes,
+            });
+            writeln!(out, "{json}")
+        }
+        Format::Table => {
+            writeln!(
+                out,
+                "window   {} … {}  {} matches\nbaseline {} … {}  {} matches",
+                short_time(comparison.window.0),
+                short_time(comparison.window.1),
+                comparison.window_count,
+                short_time(comparison.baseline.0),
+                short_time(comparison.baseline.1),
+                comparison.baseline_count,
+            )?;
+            if shown.is_empty() {
+                return writeln!(out, "nothing grew or appeared");
+            }
+            let change = |c: &crate::compare::Change| c.ratio().map_or("new".to_owned(), |r| format!("×{r:.1}"));
+            let columns = [
+                Column::new("KIND", shown.iter().map(|c| c.kind.to_owned()).collect()),
+                Column::new("WINDOW", shown.iter().map(|c| c.window.to_string()).collect()),
+                Column::new("BASELINE", shown.iter().map(|c| c.baseline.to_string()).collect()),
+                Column::new("EXPECTED", shown.iter().map(|c| format!("{:.1}", c.expected)).collect()),
+                Column::new("CHANGE", shown.iter().map(change).collect()),
+                Column::new("VALUE", shown.iter().map(|c| c.value.clone()).collect()),
+            ];
+            write_table(out, &columns, false)
+        }
     }
 }
 

@@ -59,6 +59,25 @@ pub fn parse_time(text: &str, now: Timestamp) -> Result<Timestamp, QueryError> {
     parse_text(&full, EpochUnit::Seconds, &DefaultZone::Utc).map_err(|_| bad())
 }
 
+/// `--baseline`: `FROM..TO` (each as `--from` takes it), or a duration
+/// `D` meaning the `D` just before the window starts at `window_from`.
+pub fn parse_baseline(text: &str, window_from: i64, now: Timestamp) -> Result<(i64, i64), QueryError> {
+    let bad = || QueryError::BadBaseline { text: text.to_owned() };
+    let (from, to) = match text.split_once("..") {
+        Some((from, to)) => {
+            (parse_time(from, now).map_err(|_| bad())?.as_nanos(), parse_time(to, now).map_err(|_| bad())?.as_nanos())
+        }
+        None => {
+            let length = duration_nanos(text.trim()).ok_or_else(bad)?;
+            (window_from.saturating_sub(length), window_from)
+        }
+    };
+    if from >= to {
+        return Err(bad());
+    }
+    Ok((from, to))
+}
+
 /// `15m` → 900 s in ns; `None` when `text` is not a duration.
 fn duration_nanos(text: &str) -> Option<i64> {
     let unit_at = text.find(|c: char| !c.is_ascii_digit())?;
@@ -109,6 +128,21 @@ mod tests {
             range.to_string(),
             "--from 2024-03-01T11:00:00.000000000Z is not before --to 2024-03-01T10:00:00.000000000Z"
         );
+    }
+
+    #[test]
+    fn baselines() {
+        let now = Timestamp::from_nanos(NOW);
+        let hour = 3_600_000_000_000;
+        assert_eq!(parse_baseline("1h", NOW - hour, now).unwrap(), (NOW - 2 * hour, NOW - hour));
+        assert_eq!(parse_baseline("3h..2h", NOW - hour, now).unwrap(), (NOW - 3 * hour, NOW - 2 * hour));
+        assert_eq!(
+            parse_baseline("2024-03-01T08:00:00Z..2024-03-01T09:00:00Z", 0, now).unwrap(),
+            (NOW - 4 * hour, NOW - 3 * hour)
+        );
+        for bad in ["", "1x", "2h..3h", "yesterday..now"] {
+            assert!(parse_baseline(bad, NOW, now).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -107,6 +107,17 @@ fn search_and_count_agree_with_the_generator() {
     context_and_trace_return_the_right_records(&data, &expected);
     sql_agrees_with_count(&data, &expected);
 
+    // patterns: every match falls in exactly one template, far fewer templates than messages.
+    let sshd = json(&data, &["count", "service:sshd", "--format", "json"])["count"].as_u64().unwrap();
+    let mined = json(&data, &["patterns", "service:sshd", "--limit", "100000", "--format", "json"]);
+    assert_eq!(mined["matches"], sshd);
+    assert_eq!(mined["grouped"], sshd);
+    let patterns = mined["patterns"].as_array().unwrap();
+    assert_eq!(patterns.iter().map(|p| p["count"].as_u64().unwrap()).sum::<u64>(), sshd);
+    assert_eq!(patterns.len() as u64, mined["templates"].as_u64().unwrap());
+    assert!((patterns.len() as u64) * 10 < sshd, "{} templates for {sshd} messages", patterns.len());
+    assert!(patterns.iter().all(|p| p["first"].as_str() <= p["last"].as_str()));
+
     let stats = json(&data, &["stats", "--format", "json"]);
     assert_eq!(stats["records"], expected["accepted"]);
     assert_eq!(stats["first"], expected["first_timestamp"]);
@@ -400,4 +411,59 @@ fn tail_follows_commits() {
     assert!(next(Duration::from_millis(1500)).is_err());
     tail.kill().unwrap();
     tail.wait().unwrap();
+}
+
+/// `compare` names what appeared in the window: the new error template, its
+/// level and its service; steady traffic does not show.
+#[test]
+fn compare_finds_what_appeared() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let mut lines = String::new();
+    for minute in 0..120 {
+        let time = format!("2024-03-01T{:02}:{:02}:00Z", 9 + minute / 60, minute % 60);
+        lines += &format!(
+            "{{\"time\":\"{time}\",\"level\":\"info\",\"service\":\"web\",\"msg\":\"GET /health 200 in {}ms\"}}\n",
+            minute % 7
+        );
+        if minute >= 90 {
+            lines += &format!(
+                "{{\"time\":\"{time}\",\"level\":\"error\",\"service\":\"payments\",\"msg\":\"connection refused by db-0{} after {}ms\"}}\n",
+                minute % 3,
+                5000 + minute
+            );
+        }
+    }
+    let ingested = run("sluice-ingest", &["--data-dir", data.to_str().unwrap()], Some(lines.as_bytes()));
+    assert_eq!(ingested.status.code(), Some(0), "{}", stderr_text(&ingested));
+    let args = ["compare", "--from", "2024-03-01T10:00:00Z", "--to", "2024-03-01T11:00:00Z", "--baseline", "1h"];
+    let comparison = json(&data, &[&args[..], &["--format", "json"][..]].concat());
+    assert_eq!(comparison["window"]["count"], 90);
+    assert_eq!(comparison["baseline"]["count"], 60);
+    let changes: Vec<(String, String, u64, bool)> = comparison["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let kind = c["kind"].as_str().unwrap().to_owned();
+            (kind, c["value"].as_str().unwrap().to_owned(), c["window"].as_u64().unwrap(), c["new"].as_bool().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("level".to_owned(), "error".to_owned(), 30, true),
+            ("pattern".to_owned(), "connection refused by <*> after <*>".to_owned(), 30, true),
+            ("service".to_owned(), "payments".to_owned(), 30, true),
+        ]
+    );
+    let table = String::from_utf8(sluice(&data, &args).stdout).unwrap();
+    let row = table.lines().find(|l| l.starts_with("pattern")).unwrap_or_default();
+    assert_eq!(row.split_whitespace().take(5).collect::<Vec<_>>(), ["pattern", "30", "0", "0.0", "new"], "{table}");
+    let missing = sluice(&data, &["compare", "--baseline", "1h"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(
+        stderr_text(&missing),
+        "sluice: error: compare needs --from: the start of the window to compare with the baseline\n"
+    );
 }

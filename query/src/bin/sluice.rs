@@ -12,11 +12,12 @@ use sluice_query::chart::write_histogram;
 use sluice_query::fetch::FetchedRecord;
 use sluice_query::follow::Follower;
 use sluice_query::output::{
-    Format, Layout, SqlFormat, ValueCounts, write_counts, write_records, write_rows, write_sql_result,
+    Format, Layout, SqlFormat, ValueCounts, write_comparison, write_counts, write_patterns, write_records, write_rows,
+    write_sql_result,
 };
 use sluice_query::stats::{Stats, human_bytes};
 use sluice_query::store::Store;
-use sluice_query::time::TimeRange;
+use sluice_query::time::{TimeRange, parse_baseline};
 use sluice_schemas::{ErrorKind, Timestamp};
 
 #[global_allocator]
@@ -164,6 +165,63 @@ included. Polls every 500 ms; stop with Ctrl-C.")]
         #[arg(short, long)]
         follow: bool,
         /// table, ndjson or json (json only without -f).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Messages grouped into templates (variable parts masked as <*>), most frequent first.
+    #[command(after_help = "\
+Examples:
+  sluice patterns 'level:error' --from 1h
+  sluice patterns 'service:sshd' --limit 20 --format json | jq -r '.patterns[].pattern'
+
+Tokens that look variable (starting with a digit, or holding two digits
+or more: numbers, ids, addresses, durations) are masked; messages of
+the same length and first word that agree on at least half their words
+share a template, the differing words masked (in the spirit of Drain).
+The newest --sample matches are grouped; shares are of those.")]
+    Patterns {
+        /// Only records matching this query [default: `*`, every record].
+        #[arg(default_value = "*")]
+        query: String,
+        #[command(flatten)]
+        range: Range,
+        /// Show this many templates.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Group at most this many of the newest matches.
+        #[arg(long, default_value_t = 100_000)]
+        sample: usize,
+        /// table or json.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// What grew or appeared in a window (--from/--to) against a baseline: levels, services, templates.
+    #[command(after_help = "\
+Examples:
+  sluice compare --from 2024-03-01T03:12:00Z --to 2024-03-01T03:42:00Z --baseline 1h
+  sluice compare 'service:api' --from 30m --baseline 2h..1h
+  sluice compare --from 1h --baseline 1d --format json | jq '.changes[:5]'
+
+--baseline is FROM..TO, or a duration: the span just before --from. Counts
+are compared as rates: EXPECTED is the baseline's count scaled to the
+window's length, CHANGE the window's count over it (`new`: absent from the
+baseline). Without --to the window ends after the newest record.")]
+    Compare {
+        /// Only records matching this query [default: `*`, every record].
+        #[arg(default_value = "*")]
+        query: String,
+        #[command(flatten)]
+        range: Range,
+        /// The range to compare with: FROM..TO, or a duration before --from (1h, 1d).
+        #[arg(long, value_name = "RANGE")]
+        baseline: String,
+        /// Show this many changes.
+        #[arg(long, default_value_t = 15)]
+        limit: usize,
+        /// Group at most this many of the newest messages per side into templates.
+        #[arg(long, default_value_t = 100_000)]
+        sample: usize,
+        /// table or json.
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
@@ -409,6 +467,28 @@ fn run(command: &Command, data_dir: &std::path::Path) -> Result<(), Failure> {
                 }
                 out.flush()?;
             }
+        }
+        Command::Patterns { query, range, limit, sample, format } => {
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
+            let store = Store::open(data_dir, range)?;
+            let mined = store.patterns(query, &[range], *sample)?;
+            write_patterns(&mut out, &mined, *limit, (*format).into())?;
+            out.flush()?;
+        }
+        Command::Compare { query, range, baseline, limit, sample, format } => {
+            let now = Timestamp::now();
+            let window = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), now)?;
+            let from = window.from.ok_or(QueryError::WindowNeeded)?;
+            let baseline = parse_baseline(baseline, from, now)?;
+            let both = TimeRange { from: Some(from.min(baseline.0)), to: window.to.map(|to| to.max(baseline.1)) };
+            let store = Store::open(data_dir, both)?;
+            let to = match window.to {
+                Some(to) => to,
+                None => store.time_bounds()?.map_or(from + 1, |(_, last)| (last + 1).max(from + 1)),
+            };
+            let comparison = store.compare(query, (from, to), baseline, *sample)?;
+            write_comparison(&mut out, &comparison, *limit, (*format).into())?;
+            out.flush()?;
         }
         Command::Stats { format } => {
             let stats = Store::open(data_dir, TimeRange::ALL)?.stats()?;
