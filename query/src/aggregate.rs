@@ -56,21 +56,9 @@ impl Interval {
         if text == "auto" {
             return Ok(Interval::Auto);
         }
-        let bad = || QueryError::BadInterval { text: text.to_owned() };
-        let unit_at = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let (digits, unit) = text.split_at(unit_at);
-        let count: i64 = digits.parse().map_err(|_| bad())?;
-        let seconds = match unit {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3_600,
-            "d" => 86_400,
-            "w" => 604_800,
-            _ => return Err(bad()),
-        };
-        match count.checked_mul(seconds).and_then(|s| s.checked_mul(NANOS_PER_SECOND)) {
+        match crate::time::duration_nanos(text) {
             Some(nanos) if nanos > 0 => Ok(Interval::Fixed(nanos)),
-            _ => Err(bad()),
+            _ => Err(QueryError::BadInterval { text: text.to_owned() }),
         }
     }
 

@@ -66,6 +66,78 @@ pub fn write_records(
     Ok(())
 }
 
+/// `search --fields a,b`: each record as only the named fields, in that
+/// order. A name is a record field (`timestamp`, `level`, `message`,
+/// `service`, a declared field …), `ref` (the event reference), or an
+/// attribute path (`http.status`, `user`). Absent fields are left out of
+/// JSON and shown as `-` in tables.
+pub fn write_selected(
+    out: &mut dyn Write,
+    records: &[FetchedRecord],
+    refs: &[EventRef],
+    fields: &[String],
+    format: Format,
+) -> io::Result<()> {
+    let rows: Vec<Vec<Option<serde_json::Value>>> =
+        records.iter().enumerate().map(|(i, record)| select(record, refs.get(i), fields)).collect();
+    match format {
+        Format::Table => {
+            let columns: Vec<Column> = fields
+                .iter()
+                .enumerate()
+                .map(|(f, name)| {
+                    let cells = rows
+                        .iter()
+                        .map(|row| match &row[f] {
+                            None => "-".to_owned(),
+                            Some(serde_json::Value::String(text)) if name == "timestamp" => {
+                                text.get(..23).map_or(text.clone(), |t| format!("{t}Z"))
+                            }
+                            Some(serde_json::Value::String(text)) => text.replace('\n', "⏎"),
+                            Some(other) => other.to_string(),
+                        })
+                        .collect();
+                    Column::new(name.to_uppercase(), cells)
+                })
+                .collect();
+            write_table(out, &columns, false)
+        }
+        Format::Ndjson | Format::Json => {
+            let objects: Vec<String> = rows
+                .iter()
+                .map(|row| {
+                    let members: Vec<String> = fields
+                        .iter()
+                        .zip(row)
+                        .filter_map(|(name, value)| value.as_ref().map(|v| format!("{}:{v}", serde_json::json!(name))))
+                        .collect();
+                    format!("{{{}}}", members.join(","))
+                })
+                .collect();
+            if format == Format::Ndjson {
+                objects.iter().try_for_each(|object| writeln!(out, "{object}"))
+            } else {
+                writeln!(out, "[{}]", objects.join(","))
+            }
+        }
+    }
+}
+
+fn select(record: &FetchedRecord, reference: Option<&EventRef>, fields: &[String]) -> Vec<Option<serde_json::Value>> {
+    let parsed: serde_json::Value = serde_json::from_str(&record.json).unwrap_or_default();
+    fields
+        .iter()
+        .map(|name| match name.as_str() {
+            "ref" => reference.map(|r| serde_json::Value::String(r.to_string())),
+            _ => parsed
+                .get(name)
+                .or_else(|| parsed.get("attributes").and_then(|a| a.get(name)))
+                .or_else(|| name.strip_prefix("attributes.").and_then(|p| parsed.get("attributes")?.get(p)))
+                .cloned(),
+        })
+        .collect()
+}
+
 /// Table rows without a header, for records that arrive after the table
 /// was started (`tail -f`).
 pub fn write_rows(out: &mut dyn Write, records: &[FetchedRecord], color: bool) -> io::Result<()> {
@@ -77,15 +149,15 @@ pub fn write_rows(out: &mut dyn Write, records: &[FetchedRecord], color: bool) -
 
 /// A table column: a header, one cell per row, and the cells' colors.
 struct Column {
-    header: &'static str,
+    header: String,
     cells: Vec<String>,
     colors: Vec<Option<&'static str>>,
 }
 
 impl Column {
-    fn new(header: &'static str, cells: Vec<String>) -> Column {
+    fn new(header: impl Into<String>, cells: Vec<String>) -> Column {
         let colors = vec![None; cells.len()];
-        Column { header, cells, colors }
+        Column { header: header.into(), cells, colors }
     }
 }
 
@@ -163,7 +235,7 @@ fn write_table(out: &mut dyn Write, columns: &[Column], color: bool) -> io::Resu
         }
         line
     };
-    let header = line(&mut columns.iter().enumerate().map(|(i, c)| (i, c.header.to_owned(), None)));
+    let header = line(&mut columns.iter().enumerate().map(|(i, c)| (i, c.header.clone(), None)));
     if color {
         writeln!(out, "\x1b[1m{}\x1b[0m", header.trim_end())?;
     } else {
@@ -313,6 +385,28 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "{\"buckets\":[{\"count\":3,\"share\":75.0,\"value\":\"info\"},{\"count\":1,\"share\":25.0,\"value\":null}],\"by\":\"level\",\"count\":4,\"distinct\":2,\"other\":0}\n"
+        );
+    }
+
+    #[test]
+    fn selected_fields_in_their_order() {
+        let mut record = record("error", "refused");
+        record.json =
+            r#"{"timestamp":"2024-03-01T00:00:01.209000000Z","level":"error","attributes":{"http.status":500}}"#.into();
+        let fields: Vec<String> = ["http.status", "level", "host", "ref", "timestamp"].map(String::from).to_vec();
+        let refs = [EventRef { hour: 474792, batch: 1, row: 7 }];
+        let mut out = Vec::new();
+        write_selected(&mut out, &[record.clone()], &refs, &fields, Format::Ndjson).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"http.status\":500,\"level\":\"error\",\"ref\":\"474792:1:7\",\"timestamp\":\"2024-03-01T00:00:01.209000000Z\"}\n"
+        );
+        let mut out = Vec::new();
+        write_selected(&mut out, &[record], &refs, &fields, Format::Table).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP.STATUS  LEVEL  HOST  REF         TIMESTAMP\n\
+             500          error  -     474792:1:7  2024-03-01T00:00:01.209Z\n"
         );
     }
 

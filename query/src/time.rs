@@ -79,7 +79,7 @@ pub fn parse_baseline(text: &str, window_from: i64, now: Timestamp) -> Result<(i
 }
 
 /// `15m` → 900 s in ns; `None` when `text` is not a duration.
-fn duration_nanos(text: &str) -> Option<i64> {
+pub(crate) fn duration_nanos(text: &str) -> Option<i64> {
     let unit_at = text.find(|c: char| !c.is_ascii_digit())?;
     let (digits, unit) = text.split_at(unit_at);
     let count: i64 = digits.parse().ok()?;

@@ -315,6 +315,15 @@ fn attributes_by_path_and_table_output() {
          2024-03-01T10:00:01.000Z  info   api      -       474802:1:1  ok\n\
          2024-03-01T10:00:00.000Z  error  api      -       474802:1:0  upstream failed\n"
     );
+    let selected = ndjson(&data, &["search", "*", "--fields", "message,http.status,user,ref", "--format", "ndjson"]);
+    assert_eq!(
+        selected,
+        [
+            serde_json::json!({"message": "connection refused by upstream", "ref": "474802:1:2"}),
+            serde_json::json!({"message": "ok", "http.status": 200, "user": "ann", "ref": "474802:1:1"}),
+            serde_json::json!({"message": "upstream failed", "http.status": 500, "user": "Steve", "ref": "474802:1:0"}),
+        ]
+    );
     let ndjson_line = &stdout_lines(&sluice(&data, &["search", "user:ann", "--format", "ndjson"]))[0];
     assert!(
         ndjson_line.starts_with(r#"{"timestamp":"2024-03-01T10:00:01.000000000Z","observed_timestamp":"#),

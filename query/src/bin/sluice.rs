@@ -13,7 +13,7 @@ use sluice_query::fetch::FetchedRecord;
 use sluice_query::follow::Follower;
 use sluice_query::output::{
     Format, Layout, SqlFormat, ValueCounts, write_comparison, write_counts, write_patterns, write_records, write_rows,
-    write_sql_result,
+    write_selected, write_sql_result,
 };
 use sluice_query::stats::{Stats, human_bytes};
 use sluice_query::store::Store;
@@ -66,6 +66,7 @@ enum Command {
 Examples:
   sluice search 'level:error AND service:sshd \"connection refused\"' --from 2h
   sluice search 'http.status:500' --limit 20 --format ndjson | jq .message
+  sluice search 'level:error' --fields timestamp,service,http.status,ref
   sluice search '*' --from 2024-03-01 --to 2024-03-02 --oldest-first")]
     Search {
         /// The query; `*` matches every record.
@@ -78,6 +79,10 @@ Examples:
         /// Oldest first instead of newest first.
         #[arg(long)]
         oldest_first: bool,
+        /// Only these fields, in this order: record fields, `ref`, or attribute paths
+        /// (e.g. timestamp,service,http.status,ref).
+        #[arg(long, value_name = "A,B", value_delimiter = ',')]
+        fields: Vec<String>,
         /// table (aligned, colored on a terminal), ndjson (canonical records) or json.
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
@@ -391,14 +396,18 @@ fn run(command: &Command, data_dir: &std::path::Path) -> Result<(), Failure> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     match command {
-        Command::Search { query, range, limit, oldest_first, format } => {
+        Command::Search { query, range, limit, oldest_first, fields, format } => {
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
             let store = Store::open(data_dir, range)?;
             let (hits, total) = store.search(query, range, *limit, *oldest_first)?;
             let records = sluice_query::fetch::fetch(&store, &hits)?;
             let refs: Vec<EventRef> = hits.iter().map(EventRef::of).collect();
             let color = io::stdout().is_terminal();
-            write_records(&mut out, &records, &refs, total, (*format).into(), Layout::Search, color)?;
+            if fields.is_empty() {
+                write_records(&mut out, &records, &refs, total, (*format).into(), Layout::Search, color)?;
+            } else {
+                write_selected(&mut out, &records, &refs, fields, (*format).into())?;
+            }
             out.flush()?;
             if matches!(format, OutputFormat::Table) && io::stderr().is_terminal() {
                 let order = if *oldest_first { "oldest" } else { "newest" };
