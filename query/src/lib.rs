@@ -11,6 +11,7 @@
 //! * [`follow`]: `tail -f`, records as their batches are committed.
 //! * [`fetch::fetch`]: hits → records read from the Parquet archive (the
 //!   index stores no documents: each hit's batch and row locate it).
+//! * [`fields`]: the fields of the newest matches, with types and counts.
 //! * [`stats`]: what a data directory holds, from the index and the files.
 //! * [`time::TimeRange`]: `--from` / `--to`, absolute or relative.
 //! * [`output`]: tables for people, NDJSON and JSON for scripts.
@@ -26,6 +27,7 @@ pub mod chart;
 pub mod compare;
 pub mod error;
 pub mod fetch;
+pub mod fields;
 pub mod follow;
 pub mod output;
 pub mod patterns;

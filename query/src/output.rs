@@ -8,6 +8,7 @@ use crate::aggregate::Terms;
 use crate::around::EventRef;
 use crate::compare::Comparison;
 use crate::fetch::FetchedRecord;
+use crate::fields::FieldsReport;
 use crate::patterns::Mined;
 use crate::sql::SqlResult;
 
@@ -514,6 +515,38 @@ pub fn write_comparison(out: &mut dyn Write, comparison: &Comparison, limit: usi
                 Column::new("VALUE", shown.iter().map(|c| c.value.clone()).collect()),
             ];
             write_table(out, &columns, false)
+        }
+    }
+}
+
+/// Writes the fields of a sample of records with how often they occur.
+pub fn write_fields(out: &mut dyn Write, report: &FieldsReport, format: Format) -> io::Result<()> {
+    let share = |n: u64| if report.sampled == 0 { 0.0 } else { n as f64 * 100.0 / report.sampled as f64 };
+    match format {
+        Format::Json | Format::Ndjson => {
+            let fields: Vec<serde_json::Value> = report
+                .fields
+                .iter()
+                .map(|f| {
+                    serde_json::json!({ "field": f.name, "type": f.kind, "records": f.records, "share": round2(share(f.records)) })
+                })
+                .collect();
+            let json = serde_json::json!({ "matches": report.total, "sampled": report.sampled, "fields": fields });
+            writeln!(out, "{json}")
+        }
+        Format::Table => {
+            let f = &report.fields;
+            let columns = [
+                Column::new("FIELD", f.iter().map(|f| f.name.clone()).collect()),
+                Column::new("TYPE", f.iter().map(|f| f.kind.to_owned()).collect()),
+                Column::new("RECORDS", f.iter().map(|f| f.records.to_string()).collect()),
+                Column::new("SHARE", f.iter().map(|f| format!("{:.1}%", share(f.records))).collect()),
+            ];
+            write_table(out, &columns, false)?;
+            if report.sampled < report.total {
+                writeln!(out, "(the newest {} of {} matching records)", report.sampled, report.total)?;
+            }
+            Ok(())
         }
     }
 }

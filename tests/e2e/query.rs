@@ -324,6 +324,29 @@ fn attributes_by_path_and_table_output() {
             serde_json::json!({"message": "upstream failed", "http.status": 500, "user": "Steve", "ref": "474802:1:0"}),
         ]
     );
+    let fields = json(&data, &["fields", "--sample", "2", "--format", "json"]);
+    assert_eq!((fields["matches"].as_u64(), fields["sampled"].as_u64()), (Some(3), Some(2)));
+    let listed: Vec<String> = fields["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{} {} {}", f["field"].as_str().unwrap(), f["type"].as_str().unwrap(), f["records"]))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "timestamp string 2",
+            "observed_timestamp string 2",
+            "level string 2",
+            "severity_number number 2",
+            "message string 2",
+            "service string 2",
+            "host string 1",
+            "producer string 2",
+            "http.status number 1",
+            "user string 1",
+        ]
+    );
     let ndjson_line = &stdout_lines(&sluice(&data, &["search", "user:ann", "--format", "ndjson"]))[0];
     assert!(
         ndjson_line.starts_with(r#"{"timestamp":"2024-03-01T10:00:01.000000000Z","observed_timestamp":"#),

@@ -12,8 +12,8 @@ use sluice_query::chart::write_histogram;
 use sluice_query::fetch::FetchedRecord;
 use sluice_query::follow::Follower;
 use sluice_query::output::{
-    Format, Layout, SqlFormat, ValueCounts, write_comparison, write_counts, write_patterns, write_records, write_rows,
-    write_selected, write_sql_result,
+    Format, Layout, SqlFormat, ValueCounts, write_comparison, write_counts, write_fields, write_patterns,
+    write_records, write_rows, write_selected, write_sql_result,
 };
 use sluice_query::stats::{Stats, human_bytes};
 use sluice_query::store::Store;
@@ -225,6 +225,29 @@ baseline). Without --to the window ends after the newest record.")]
         limit: usize,
         /// Group at most this many of the newest messages per side into templates.
         #[arg(long, default_value_t = 100_000)]
+        sample: usize,
+        /// table or json.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// The fields present (canonical fields and attribute paths), their types and how often they occur.
+    #[command(after_help = "\
+Examples:
+  sluice fields
+  sluice fields 'service:api' --from 1h
+  sluice fields --format json | jq -r '.fields[] | select(.share < 1) | .field'
+
+Like Kibana's field list it looks at the newest --sample matching records
+(exact when there are no more matches than that). A field seen with two
+JSON types is listed once per type.")]
+    Fields {
+        /// Only records matching this query [default: `*`, every record].
+        #[arg(default_value = "*")]
+        query: String,
+        #[command(flatten)]
+        range: Range,
+        /// Look at this many of the newest matches.
+        #[arg(long, default_value_t = 10_000)]
         sample: usize,
         /// table or json.
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
@@ -497,6 +520,12 @@ fn run(command: &Command, data_dir: &std::path::Path) -> Result<(), Failure> {
             };
             let comparison = store.compare(query, (from, to), baseline, *sample)?;
             write_comparison(&mut out, &comparison, *limit, (*format).into())?;
+            out.flush()?;
+        }
+        Command::Fields { query, range, sample, format } => {
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
+            let report = Store::open(data_dir, range)?.fields(query, range, *sample)?;
+            write_fields(&mut out, &report, (*format).into())?;
             out.flush()?;
         }
         Command::Stats { format } => {
