@@ -14,7 +14,7 @@ pub enum QueryError {
     #[error("invalid query `{query}`: {message}")]
     BadQuery { query: String, message: String },
     #[error(
-        "invalid time `{text}`: expected RFC 3339 (2024-03-01T12:00:00Z), a date (2024-03-01), `now`, or a duration ago (15m, 2h, 7d, 1w)"
+        "invalid time `{text}`: expected RFC 3339 (2024-03-01T12:00:00Z), a date (2024-03-01), `now`, `today`, `yesterday`, or a duration ago (15m, 2h, 7d, 1w)"
     )]
     BadTime { text: String },
     #[error("--from {from} is not before --to {to}")]

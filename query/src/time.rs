@@ -38,7 +38,9 @@ impl TimeRange {
     }
 }
 
-/// One time: `now`; a duration ago (`30s`, `15m`, `2h`, `7d`, `1w`); a date
+const NANOS_PER_DAY: i64 = 86_400_000_000_000;
+
+/// One time: `now`; `today` or `yesterday` (midnight UTC); a duration ago (`30s`, `15m`, `2h`, `7d`, `1w`); a date
 /// (`2024-03-01`, midnight UTC); or RFC 3339 / ISO 8601 (a time without an
 /// offset is UTC).
 pub fn parse_time(text: &str, now: Timestamp) -> Result<Timestamp, QueryError> {
@@ -46,6 +48,13 @@ pub fn parse_time(text: &str, now: Timestamp) -> Result<Timestamp, QueryError> {
     let trimmed = text.trim();
     if trimmed == "now" {
         return Ok(now);
+    }
+    // `today` and `yesterday` start at midnight UTC.
+    let midnight = now.as_nanos().div_euclid(NANOS_PER_DAY) * NANOS_PER_DAY;
+    match trimmed {
+        "today" => return Ok(Timestamp::from_nanos(midnight)),
+        "yesterday" => return Ok(Timestamp::from_nanos(midnight - NANOS_PER_DAY)),
+        _ => {}
     }
     if let Some(ago) = duration_nanos(trimmed) {
         return Ok(Timestamp::from_nanos(now.as_nanos().saturating_sub(ago)));
@@ -111,6 +120,8 @@ mod tests {
         assert_eq!(at("7d"), "2024-02-23T12:00:00.000000000Z");
         assert_eq!(at("1w"), "2024-02-23T12:00:00.000000000Z");
         assert_eq!(at("now"), "2024-03-01T12:00:00.000000000Z");
+        assert_eq!(at("today"), "2024-03-01T00:00:00.000000000Z");
+        assert_eq!(at("yesterday"), "2024-02-29T00:00:00.000000000Z");
         assert_eq!(at("2024-02-29"), "2024-02-29T00:00:00.000000000Z");
         assert_eq!(at("2024-03-01T10:30:00+02:00"), "2024-03-01T08:30:00.000000000Z");
         assert_eq!(at("2024-03-01T10:30:00.123456789Z"), "2024-03-01T10:30:00.123456789Z");
@@ -120,7 +131,7 @@ mod tests {
     fn errors_say_what_is_accepted() {
         assert_eq!(
             at("15"),
-            "invalid time `15`: expected RFC 3339 (2024-03-01T12:00:00Z), a date (2024-03-01), `now`, or a duration ago (15m, 2h, 7d, 1w)"
+            "invalid time `15`: expected RFC 3339 (2024-03-01T12:00:00Z), a date (2024-03-01), `now`, `today`, `yesterday`, or a duration ago (15m, 2h, 7d, 1w)"
         );
         assert!(at("3 days").starts_with("invalid time `3 days`"));
         let range = TimeRange::parse(Some("1h"), Some("2h"), Timestamp::from_nanos(NOW)).unwrap_err();
@@ -140,7 +151,7 @@ mod tests {
             parse_baseline("2024-03-01T08:00:00Z..2024-03-01T09:00:00Z", 0, now).unwrap(),
             (NOW - 4 * hour, NOW - 3 * hour)
         );
-        for bad in ["", "1x", "2h..3h", "yesterday..now"] {
+        for bad in ["", "1x", "2h..3h", "tomorrow..now"] {
             assert!(parse_baseline(bad, NOW, now).is_err(), "{bad}");
         }
     }

@@ -31,8 +31,8 @@ attribute path (`http.status:500`, `user:steve`), \"quoted phrases\",
 AND / OR / NOT, -word, (groups), and `*` for everything.
 
 Times (--from, --to) are RFC 3339 (2024-03-01T12:00:00Z), dates
-(2024-03-01), `now`, or durations ago (30s, 15m, 2h, 7d, 1w); the range is
-[from, to). Output times are UTC.
+(2024-03-01), `now`, `today`, `yesterday` (midnight UTC), or durations ago
+(30s, 15m, 2h, 7d, 1w); the range is [from, to). Output times are UTC.
 
 Exit codes: 0 ok (also when nothing matches); 1 internal error; 2 bad
 query, time or field, or an empty data directory; 3 unreadable data.";
