@@ -45,6 +45,11 @@ impl<R: BufRead> LineReader<R> {
         self.line_number
     }
 
+    /// The underlying reader.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.reader
+    }
+
     /// The next line, or `None` at the end of the input.
     pub fn next_frame(&mut self) -> io::Result<Option<Frame<'_>>> {
         self.line.clear();

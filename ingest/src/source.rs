@@ -8,6 +8,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -65,9 +66,59 @@ pub struct FileIdentity {
     pub compression: Compression,
 }
 
+/// A buffered input that can tell when its writer has gone quiet.
+pub trait InputRead: BufRead {
+    /// True when nothing is buffered and a read would block: a pipe whose
+    /// writer (`app | sluice-ingest`) has nothing more to say for now.
+    /// Files never are: their reads do not wait for a writer.
+    fn is_idle(&mut self) -> bool {
+        false
+    }
+}
+
+impl<R: Read> InputRead for BufReader<R> {}
+
+/// Standard input: a file, a pipe or a terminal. The pipeline asks it
+/// whether it has gone quiet, to commit what it holds instead of waiting
+/// for a full batch while the writer is silent.
+struct StdinReader {
+    inner: BufReader<io::Stdin>,
+}
+
+impl Read for StdinReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl BufRead for StdinReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.inner.consume(amount)
+    }
+}
+
+impl InputRead for StdinReader {
+    fn is_idle(&mut self) -> bool {
+        if !self.inner.buffer().is_empty() {
+            return false;
+        }
+        // poll(2) with a zero timeout: no event means a read would block. A
+        // regular file is always readable; a closed pipe reports a hang-up.
+        let stdin = io::stdin();
+        let fd = stdin.as_fd();
+        let mut fds = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::IN)];
+        let now = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
+        matches!(rustix::event::poll(&mut fds, Some(&now)), Ok(0))
+    }
+}
+
 /// An opened input, positioned at its resume offset.
 pub struct OpenedSource {
-    pub reader: Box<dyn BufRead>,
+    pub reader: Box<dyn InputRead>,
     /// For files: what identifies the file across runs.
     pub file: Option<FileIdentity>,
 }
@@ -77,7 +128,7 @@ pub struct OpenedSource {
 pub fn open(input: &Input, resume_at: impl FnOnce(&FileIdentity) -> u64) -> Result<OpenedSource, IngestError> {
     let path = match input {
         Input::Stdin => {
-            let reader = Box::new(BufReader::with_capacity(256 * 1024, io::stdin()));
+            let reader = Box::new(StdinReader { inner: BufReader::with_capacity(256 * 1024, io::stdin()) });
             return Ok(OpenedSource { reader, file: None });
         }
         Input::File(path) => path,
@@ -97,7 +148,7 @@ pub fn open(input: &Input, resume_at: impl FnOnce(&FileIdentity) -> u64) -> Resu
     };
     let offset = resume_at(&identity);
     let read_error = |source| IngestError::ReadInput { path: path.clone(), source };
-    let reader: Box<dyn BufRead> = match identity.compression {
+    let reader: Box<dyn InputRead> = match identity.compression {
         Compression::None => {
             file.seek(SeekFrom::Start(offset)).map_err(read_error)?;
             Box::new(BufReader::with_capacity(256 * 1024, file))
@@ -115,7 +166,7 @@ pub fn open(input: &Input, resume_at: impl FnOnce(&FileIdentity) -> u64) -> Resu
 }
 
 /// Reads and discards `bytes` from a stream that cannot seek.
-fn skip(mut reader: Box<dyn BufRead>, bytes: u64) -> io::Result<Box<dyn BufRead>> {
+fn skip(mut reader: Box<dyn InputRead>, bytes: u64) -> io::Result<Box<dyn InputRead>> {
     let skipped = io::copy(&mut (&mut reader).take(bytes), &mut io::sink())?;
     if skipped < bytes {
         return Err(io::Error::new(

@@ -16,7 +16,7 @@ use tantivy::schema::FieldType;
 use crate::error::QueryError;
 use crate::output::Bucket;
 use crate::store::{Split, Store};
-use crate::time::TimeRange;
+use crate::time::{TimeRange, Zone};
 
 /// At most this many distinct values per split and field. Beyond it the
 /// rarest values of a split are folded into `other`.
@@ -184,13 +184,16 @@ impl Store {
     }
 
     /// Matches per time bucket over `range` (the data's own span where the
-    /// range is open), optionally split by the values of `by`.
+    /// range is open), optionally split by the values of `by`. Buckets line
+    /// up with `zone`'s clock (a 1d bucket starts at its midnight), at the
+    /// zone's offset when the range starts.
     pub fn histogram(
         &self,
         text: &str,
         range: TimeRange,
         interval: Interval,
         by: Option<&str>,
+        zone: &Zone,
     ) -> Result<Histogram, QueryError> {
         if let Some(field) = by {
             self.check_countable(field)?;
@@ -204,8 +207,11 @@ impl Store {
             return Ok(Histogram { interval: interval.resolve(0), buckets: Vec::new(), values: Vec::new() });
         }
         let width = interval.resolve(end - start);
-        let grid_start = start.div_euclid(width) * width;
-        let count = (end - 1).div_euclid(width) - grid_start.div_euclid(width) + 1;
+        let offset = i64::from(zone.offset_seconds(start)) * 1_000_000_000;
+        let grid_start = (start + offset).div_euclid(width) * width - offset;
+        // tantivy's grid is `offset + k × width`, with 0 <= offset < width.
+        let grid_offset = (-offset).rem_euclid(width);
+        let count = (end - 1 - grid_start).div_euclid(width) + 1;
         if count > MAX_BUCKETS {
             return Err(QueryError::TooManyBuckets {
                 buckets: count,
@@ -223,6 +229,9 @@ impl Store {
                     "min_doc_count": 1,
                 }
             });
+            if grid_offset != 0 {
+                histogram["date_histogram"]["offset"] = serde_json::json!(format!("{}ms", grid_offset / 1_000_000));
+            }
             if let Some(field) = by {
                 histogram["aggs"] = serde_json::json!({ "by": terms_request(split, field)? });
             }

@@ -4,7 +4,8 @@
 use std::io::{self, Write};
 
 use crate::aggregate::{Histogram, interval_label};
-use crate::output::{Format, level_color, short_time};
+use crate::output::{Format, level_color};
+use crate::time::Zone;
 
 /// A bar of `count` out of `most` over at most `width` cells, drawn to an
 /// eighth of a cell; a non-zero count always shows.
@@ -34,6 +35,7 @@ pub fn write_histogram(
     format: Format,
     color: bool,
     width: usize,
+    zone: &Zone,
 ) -> io::Result<()> {
     let total: u64 = histogram.buckets.iter().map(|b| b.count).sum();
     let bucket_json = |bucket: &crate::aggregate::TimeBucket| {
@@ -68,12 +70,12 @@ pub fn write_histogram(
         Format::Table => {
             let most = histogram.buckets.iter().map(|b| b.count).max().unwrap_or(0);
             let count_width = most.to_string().len().max(5);
-            let time_width = 24;
+            let time_width = zone.short_time(0).len();
             let bar_width = width.saturating_sub(time_width + count_width + 4).clamp(10, 100);
             writeln!(
                 out,
                 "{:<time_width$}  {:>count_width$}  per {}",
-                "TIME (UTC)",
+                if zone.short_time(0).ends_with('Z') { "TIME (UTC)" } else { "TIME" },
                 "COUNT",
                 interval_label(histogram.interval)
             )?;
@@ -82,7 +84,8 @@ pub fn write_histogram(
                     None => bar(bucket.count, most, bar_width),
                     Some(field) => stacked(bucket, histogram, field, most, bar_width, color),
                 };
-                let line = format!("{:<time_width$}  {:>count_width$}  {bars}", short_time(bucket.start), bucket.count);
+                let line =
+                    format!("{:<time_width$}  {:>count_width$}  {bars}", zone.short_time(bucket.start), bucket.count);
                 writeln!(out, "{}", line.trim_end())?;
             }
             writeln!(out, "{:<time_width$}  {total:>count_width$}", "total")?;
@@ -178,7 +181,7 @@ mod tests {
     #[test]
     fn stacked_histogram_without_color() {
         let mut out = Vec::new();
-        write_histogram(&mut out, &histogram(), Some("level"), Format::Table, false, 42).unwrap();
+        write_histogram(&mut out, &histogram(), Some("level"), Format::Table, false, 42, &Zone::utc()).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "TIME (UTC)                COUNT  per 1h\n\
@@ -193,7 +196,7 @@ mod tests {
     #[test]
     fn histogram_as_json() {
         let mut out = Vec::new();
-        write_histogram(&mut out, &histogram(), None, Format::Json, false, 80).unwrap();
+        write_histogram(&mut out, &histogram(), None, Format::Json, false, 80, &Zone::utc()).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(json["interval"], "1h");
         assert_eq!(json["count"], 6);

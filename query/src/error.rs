@@ -17,6 +17,8 @@ pub enum QueryError {
         "invalid time `{text}`: expected RFC 3339 (2024-03-01T12:00:00Z), a date (2024-03-01), `now`, `today`, `yesterday`, or a duration ago (15m, 2h, 7d, 1w)"
     )]
     BadTime { text: String },
+    #[error("unknown time zone `{text}`: {reason}")]
+    BadZone { text: String, reason: String },
     #[error("--from {from} is not before --to {to}")]
     EmptyRange { from: String, to: String },
     #[error("invalid interval `{text}`: expected `auto` or a whole number and a unit: 30s, 5m, 1h, 1d, 1w")]
@@ -55,6 +57,7 @@ impl QueryError {
             QueryError::EmptyDataDir { .. }
             | QueryError::BadQuery { .. }
             | QueryError::BadTime { .. }
+            | QueryError::BadZone { .. }
             | QueryError::EmptyRange { .. }
             | QueryError::BadField { .. }
             | QueryError::BadInterval { .. }

@@ -11,6 +11,7 @@ use crate::fetch::FetchedRecord;
 use crate::fields::FieldsReport;
 use crate::patterns::Mined;
 use crate::sql::SqlResult;
+use crate::time::Zone;
 
 /// A value of a field (`None`: records without it) and its count.
 pub type Bucket = (Option<String>, u64);
@@ -35,6 +36,14 @@ pub enum Layout {
     Trace,
 }
 
+/// How a table of records looks: colors (on a terminal) and the zone its
+/// times are shown in.
+#[derive(Clone, Copy, Debug)]
+pub struct TableStyle<'z> {
+    pub color: bool,
+    pub zone: &'z Zone,
+}
+
 /// Writes records. `total` is the number of matches in all; `refs`, when
 /// given, is each record's reference (`REF` column).
 pub fn write_records(
@@ -44,7 +53,7 @@ pub fn write_records(
     total: u64,
     format: Format,
     layout: Layout,
-    color: bool,
+    style: TableStyle<'_>,
 ) -> io::Result<()> {
     match format {
         Format::Ndjson => {
@@ -62,7 +71,7 @@ pub fn write_records(
             }
             writeln!(out, "]}}")?;
         }
-        Format::Table => write_table(out, &columns(records, refs, layout), color)?,
+        Format::Table => write_table(out, &columns(records, refs, layout, style.zone), style.color)?,
     }
     Ok(())
 }
@@ -78,6 +87,7 @@ pub fn write_selected(
     refs: &[EventRef],
     fields: &[String],
     format: Format,
+    zone: &Zone,
 ) -> io::Result<()> {
     let rows: Vec<Vec<Option<serde_json::Value>>> =
         records.iter().enumerate().map(|(i, record)| select(record, refs.get(i), fields)).collect();
@@ -89,10 +99,11 @@ pub fn write_selected(
                 .map(|(f, name)| {
                     let cells = rows
                         .iter()
-                        .map(|row| match &row[f] {
+                        .zip(records)
+                        .map(|(row, record)| match &row[f] {
                             None => "-".to_owned(),
-                            Some(serde_json::Value::String(text)) if name == "timestamp" => {
-                                text.get(..23).map_or(text.clone(), |t| format!("{t}Z"))
+                            Some(serde_json::Value::String(_)) if name == "timestamp" => {
+                                zone.short_time(record.timestamp)
                             }
                             Some(serde_json::Value::String(text)) => text.replace('\n', "⏎"),
                             Some(other) => other.to_string(),
@@ -141,9 +152,9 @@ fn select(record: &FetchedRecord, reference: Option<&EventRef>, fields: &[String
 
 /// Table rows without a header, for records that arrive after the table
 /// was started (`tail -f`).
-pub fn write_rows(out: &mut dyn Write, records: &[FetchedRecord], color: bool) -> io::Result<()> {
+pub fn write_rows(out: &mut dyn Write, records: &[FetchedRecord], style: TableStyle<'_>) -> io::Result<()> {
     let mut table = Vec::new();
-    write_table(&mut table, &columns(records, &[], Layout::Search), color)?;
+    write_table(&mut table, &columns(records, &[], Layout::Search, style.zone), style.color)?;
     let body = table.iter().position(|b| *b == b'\n').map_or(&table[..], |end| &table[end + 1..]);
     out.write_all(body)
 }
@@ -162,11 +173,11 @@ impl Column {
     }
 }
 
-fn columns(records: &[FetchedRecord], refs: &[EventRef], layout: Layout) -> Vec<Column> {
+fn columns(records: &[FetchedRecord], refs: &[EventRef], layout: Layout, zone: &Zone) -> Vec<Column> {
     let text = |get: &dyn Fn(&FetchedRecord) -> Option<&str>| -> Vec<String> {
         records.iter().map(|r| get(r).unwrap_or("-").to_owned()).collect()
     };
-    let time = Column::new("TIME", records.iter().map(|r| short_time(r.timestamp)).collect());
+    let time = Column::new("TIME", records.iter().map(|r| zone.short_time(r.timestamp)).collect());
     let mut level = Column::new("LEVEL", text(&|r| r.level.as_deref()));
     level.colors = records.iter().map(|r| r.level.as_deref().map(level_color)).collect();
     let service = Column::new("SERVICE", text(&|r| r.service.as_deref()));
@@ -325,12 +336,6 @@ fn round2(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
-/// `2024-03-01T00:00:01.209Z`: millisecond precision, always UTC.
-pub fn short_time(nanos: i64) -> String {
-    let full = Timestamp::from_nanos(nanos).to_string(); // …:SS.nnnnnnnnnZ
-    format!("{}Z", &full[..23])
-}
-
 /// The ANSI color of a level: errors red, warnings yellow, and so on.
 pub fn level_color(level: &str) -> &'static str {
     match level {
@@ -362,7 +367,16 @@ mod tests {
     fn table_is_aligned() {
         let mut out = Vec::new();
         let records = [record("error", "connection refused"), record("info", "ok")];
-        write_records(&mut out, &records, &[], 2, Format::Table, Layout::Search, false).unwrap();
+        write_records(
+            &mut out,
+            &records,
+            &[],
+            2,
+            Format::Table,
+            Layout::Search,
+            TableStyle { color: false, zone: &Zone::utc() },
+        )
+        .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "TIME                      LEVEL  SERVICE  HOST  MESSAGE\n\
@@ -397,13 +411,13 @@ mod tests {
         let fields: Vec<String> = ["http.status", "level", "host", "ref", "timestamp"].map(String::from).to_vec();
         let refs = [EventRef { hour: 474792, batch: 1, row: 7 }];
         let mut out = Vec::new();
-        write_selected(&mut out, &[record.clone()], &refs, &fields, Format::Ndjson).unwrap();
+        write_selected(&mut out, &[record.clone()], &refs, &fields, Format::Ndjson, &Zone::utc()).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "{\"http.status\":500,\"level\":\"error\",\"ref\":\"474792:1:7\",\"timestamp\":\"2024-03-01T00:00:01.209000000Z\"}\n"
         );
         let mut out = Vec::new();
-        write_selected(&mut out, &[record], &refs, &fields, Format::Table).unwrap();
+        write_selected(&mut out, &[record], &refs, &fields, Format::Table, &Zone::utc()).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "HTTP.STATUS  LEVEL  HOST  REF         TIMESTAMP\n\
@@ -434,7 +448,7 @@ mod tests {
 
 /// Writes message templates, most frequent first: count, share of the
 /// messages grouped, first and last seen.
-pub fn write_patterns(out: &mut dyn Write, mined: &Mined, limit: usize, format: Format) -> io::Result<()> {
+pub fn write_patterns(out: &mut dyn Write, mined: &Mined, limit: usize, format: Format, zone: &Zone) -> io::Result<()> {
     let grouped = mined.sampled.first().copied().unwrap_or(0);
     let shown = &mined.patterns[..limit.min(mined.patterns.len())];
     let share = |count: u64| if grouped == 0 { 0.0 } else { count as f64 * 100.0 / grouped as f64 };
@@ -460,8 +474,8 @@ pub fn write_patterns(out: &mut dyn Write, mined: &Mined, limit: usize, format: 
             let columns = [
                 Column::new("COUNT", shown.iter().map(|p| p.count().to_string()).collect()),
                 Column::new("SHARE", shown.iter().map(|p| format!("{:.1}%", share(p.count()))).collect()),
-                Column::new("FIRST SEEN", shown.iter().map(|p| short_time(p.first)).collect()),
-                Column::new("LAST SEEN", shown.iter().map(|p| short_time(p.last)).collect()),
+                Column::new("FIRST SEEN", shown.iter().map(|p| zone.short_time(p.first)).collect()),
+                Column::new("LAST SEEN", shown.iter().map(|p| zone.short_time(p.last)).collect()),
                 Column::new("PATTERN", shown.iter().map(|p| p.template.clone()).collect()),
             ];
             write_table(out, &columns, false)
@@ -470,7 +484,13 @@ pub fn write_patterns(out: &mut dyn Write, mined: &Mined, limit: usize, format: 
 }
 
 /// Writes what grew or appeared in a window against its baseline.
-pub fn write_comparison(out: &mut dyn Write, comparison: &Comparison, limit: usize, format: Format) -> io::Result<()> {
+pub fn write_comparison(
+    out: &mut dyn Write,
+    comparison: &Comparison,
+    limit: usize,
+    format: Format,
+    zone: &Zone,
+) -> io::Result<()> {
     let shown = &comparison.changes[..limit.min(comparison.changes.len())];
     let time = |nanos: i64| Timestamp::from_nanos(nanos).to_string();
     match format {
@@ -495,11 +515,11 @@ pub fn write_comparison(out: &mut dyn Write, comparison: &Comparison, limit: usi
             writeln!(
                 out,
                 "window   {} … {}  {} matches\nbaseline {} … {}  {} matches",
-                short_time(comparison.window.0),
-                short_time(comparison.window.1),
+                zone.short_time(comparison.window.0),
+                zone.short_time(comparison.window.1),
                 comparison.window_count,
-                short_time(comparison.baseline.0),
-                short_time(comparison.baseline.1),
+                zone.short_time(comparison.baseline.0),
+                zone.short_time(comparison.baseline.1),
                 comparison.baseline_count,
             )?;
             if shown.is_empty() {

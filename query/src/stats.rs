@@ -16,6 +16,9 @@ pub struct Stats {
     /// RFC 3339, UTC; `None` when the directory holds no record.
     pub first: Option<String>,
     pub last: Option<String>,
+    /// The first and last timestamps in ns, for tables in another zone.
+    #[serde(skip)]
+    pub span: Option<(i64, i64)>,
     /// Records per day split, oldest first.
     pub days: Vec<DayStats>,
     pub index_bytes: u64,
@@ -49,6 +52,7 @@ impl Store {
             records: days.iter().map(|d| d.records).sum(),
             first: bounds.map(|(first, _)| time(first)),
             last: bounds.map(|(_, last)| time(last)),
+            span: bounds,
             days,
             index_bytes: disk_usage(&self.dir.index(), "").0,
             archive_bytes,

@@ -55,10 +55,7 @@ impl Split {
         } else {
             let ast = match tantivy::query_grammar::parse_query(text) {
                 Ok(ast) => ast,
-                // The grammar's own error says nothing; the parser's says where.
-                Err(_) => {
-                    return Err(bad(parser.parse_query(text).err().map_or("syntax error".into(), |e| e.to_string())));
-                }
+                Err(_) => return Err(bad(syntax_error(text))),
             };
             let ast = hoist_negations(attributes_by_default(ast, &|name| schema.get_field(name).is_ok()));
             parser.build_query_from_user_input_ast(ast).map_err(|e| bad(e.to_string()))?
@@ -95,6 +92,77 @@ impl Split {
         let in_range = RangeQuery::new(bound(range.from, true), bound(range.to, false));
         Ok(Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Must, Box::new(in_range))])))
     }
+}
+
+/// Where a query stops making sense and why, with a caret under the spot:
+/// the strict grammar only says "syntax error", the lenient one says where.
+fn syntax_error(text: &str) -> String {
+    let (_, errors) = tantivy::query_grammar::parse_query_lenient(text);
+    let Some(error) = errors.first() else {
+        // The lenient grammar accepts a few things the strict one does not.
+        let operator = text.split_whitespace().last().into_iter().chain(text.split_whitespace().next());
+        if let Some(word) = operator.into_iter().find(|w| matches!(*w, "AND" | "OR" | "NOT")) {
+            return format!("`{word}` needs a term on each side");
+        }
+        if let Some(at) = text.find(": ") {
+            let column = text[..at + 1].chars().count();
+            return format!(
+                "a field name must be followed directly by its value, with no space (`level:error`), at character {}\n  {text}\n  {}^",
+                column + 1,
+                " ".repeat(column)
+            );
+        }
+        return "syntax error".to_owned();
+    };
+    let column = text.get(..error.pos.min(text.len())).map_or(0, |before| before.chars().count());
+    let what = match error.message.as_str() {
+        "unparsed end of query" => "unexpected text (an unclosed `(` or `\"`, or a stray `)`?)".to_owned(),
+        "parsed possible invalid field as term" => {
+            "a field name must be followed by a value (`field:value`)".to_owned()
+        }
+        "parsed keyword NOT as term. It should be quoted" => {
+            "NOT needs a term after it; quote it to search the word".to_owned()
+        }
+        "Found unexpected boolean operator before term" => "AND / OR needs a term on both sides".to_owned(),
+        message if message.starts_with("missing delimiter") => {
+            "a quoted phrase is never closed (missing `\"`)".to_owned()
+        }
+        other => other.to_owned(),
+    };
+    format!("{what}, at character {}\n  {text}\n  {}^", column + 1, " ".repeat(column))
+}
+
+/// Field names in a query that the schema does not know and that are close
+/// to a field it does (`levle:error`): they were searched as attribute
+/// paths, which is rarely what a typo meant. `(name, nearest known field)`.
+pub(crate) fn unknown_fields(text: &str, known: &[String]) -> Vec<(String, String)> {
+    fn walk(ast: &UserInputAst, names: &mut Vec<String>) {
+        match ast {
+            UserInputAst::Clause(clauses) => clauses.iter().for_each(|(_, ast)| walk(ast, names)),
+            UserInputAst::Boost(ast, _) => walk(ast, names),
+            UserInputAst::Leaf(leaf) => {
+                let name = match leaf.as_ref() {
+                    UserInputLeaf::Literal(literal) => literal.field_name.clone(),
+                    UserInputLeaf::Range { field, .. }
+                    | UserInputLeaf::Set { field, .. }
+                    | UserInputLeaf::Regex { field, .. } => field.clone(),
+                    UserInputLeaf::Exists { field } => Some(field.clone()),
+                    UserInputLeaf::All => None,
+                };
+                names.extend(name);
+            }
+        }
+    }
+    let Ok(ast) = tantivy::query_grammar::parse_query(text) else { return Vec::new() };
+    let mut names = Vec::new();
+    walk(&ast, &mut names);
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|name| !known.contains(name) && !name.starts_with("attributes."))
+        .filter_map(|name| crate::aggregate::nearest(&name, known).map(|near| (name.clone(), near.to_owned())))
+        .collect()
 }
 
 /// Rewrites field names the schema does not know into attribute paths.
@@ -236,6 +304,26 @@ impl Store {
     }
 
     /// How many records match.
+    /// For a query that matched nothing: a note naming each field that was
+    /// read as an attribute path but looks like a typo of a record field.
+    pub fn empty_result_hint(&self, text: &str) -> Option<String> {
+        let split = self.splits.first()?;
+        let known: Vec<String> = split
+            .index
+            .schema()
+            .fields()
+            .map(|(_, entry)| entry.name().to_owned())
+            .filter(|name| !["batch", "row", "attributes"].contains(&name.as_str()))
+            .collect();
+        let notes: Vec<String> = unknown_fields(text, &known)
+            .into_iter()
+            .map(|(name, near)| {
+                format!("`{name}` is not a record field, so it was searched as the attribute path `{name}`; did you mean `{near}`?")
+            })
+            .collect();
+        (!notes.is_empty()).then(|| format!("{}\nrecord fields: {}", notes.join("\n"), known.join(", ")))
+    }
+
     pub fn count(&self, text: &str, range: TimeRange) -> Result<u64, QueryError> {
         let mut total = 0;
         for split in &self.splits {
@@ -298,6 +386,35 @@ mod tests {
         assert_eq!(format!("{:?}", hoist_negations(ast)), r#"(+"service":api -"level":error)"#);
         let ast = tantivy::query_grammar::parse_query("a AND NOT b OR c").unwrap();
         assert_eq!(format!("{:?}", hoist_negations(ast)), "(?(+a -b) ?c)");
+    }
+
+    #[test]
+    fn syntax_errors_point_at_the_spot() {
+        assert_eq!(syntax_error("level:(error"), "expected ')', at character 13\n  level:(error\n              ^");
+        assert_eq!(
+            syntax_error("\"connection refused"),
+            "a quoted phrase is never closed (missing `\"`), at character 20\n  \"connection refused\n                     ^"
+        );
+        assert_eq!(syntax_error("refused AND"), "`AND` needs a term on each side");
+        assert_eq!(
+            syntax_error("level: error"),
+            "a field name must be followed directly by its value, with no space (`level:error`), at character 7\n  level: error\n        ^"
+        );
+        assert_eq!(
+            syntax_error("(a OR b))"),
+            "unexpected text (an unclosed `(` or `\"`, or a stray `)`?), at character 9\n  (a OR b))\n          ^"
+        );
+    }
+
+    #[test]
+    fn typos_of_record_fields_are_named() {
+        let known: Vec<String> = ["level", "service", "host", "message", "trace_id"].map(String::from).to_vec();
+        assert_eq!(
+            unknown_fields("levle:error AND servce:api AND http.status:500 AND user:steve", &known),
+            [("levle".to_owned(), "level".to_owned()), ("servce".to_owned(), "service".to_owned())]
+        );
+        assert!(unknown_fields("level:error refused", &known).is_empty());
+        assert_eq!(unknown_fields("traceid:abc", &known), [("traceid".to_owned(), "trace_id".to_owned())]);
     }
 
     #[test]

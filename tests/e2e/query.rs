@@ -445,6 +445,187 @@ fn tail_follows_commits() {
     tail.wait().unwrap();
 }
 
+/// `app | sluice-ingest` with an app that writes now and then: each line is
+/// committed once the pipe goes quiet, so `count` and `tail -f` see it
+/// within 2 s of the write, while the ingester keeps running; closing the
+/// pipe ends the run with every line accounted for.
+#[test]
+fn a_quiet_pipe_is_committed_while_it_stays_open() {
+    use std::io::{BufRead, Write};
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let line = |second: u32, message: &str| {
+        format!("{{\"time\":\"2024-03-01T10:00:{second:02}Z\",\"level\":\"info\",\"msg\":\"{message}\"}}\n")
+    };
+    let mut ingester = Command::new(crate::binary("sluice-ingest"))
+        .args(["--data-dir", data_arg, "--summary-json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut app = ingester.stdin.take().unwrap();
+
+    app.write_all(line(1, "first write").as_bytes()).unwrap();
+    app.flush().unwrap();
+    let written = Instant::now();
+    let count = || {
+        let output = run("sluice", &["--data-dir", data_arg, "count", "*", "--format", "json"], None);
+        serde_json::from_slice::<Value>(&output.stdout).ok().and_then(|v| v["count"].as_u64())
+    };
+    while count() != Some(1) {
+        assert!(written.elapsed() < Duration::from_secs(10), "the first line was never committed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let delay = written.elapsed();
+    assert!(delay <= Duration::from_secs(2), "the first line was committed {delay:?} after it was written");
+
+    let mut tail = Command::new(crate::binary("sluice"))
+        .args(["--data-dir", data_arg, "tail", "-f", "--format", "ndjson"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (sender, shown) = mpsc::channel();
+    let stdout = tail.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let message = serde_json::from_str::<Value>(&line).unwrap()["message"].as_str().unwrap().to_owned();
+            if sender.send((Instant::now(), message)).is_err() {
+                break;
+            }
+        }
+    });
+    assert_eq!(shown.recv_timeout(Duration::from_secs(10)).unwrap().1, "first write");
+
+    for (second, message) in [(2, "second write"), (3, "third write")] {
+        app.write_all(line(second, message).as_bytes()).unwrap();
+        app.flush().unwrap();
+        let written = Instant::now();
+        let (at, text) = shown.recv_timeout(Duration::from_secs(10)).expect("tail -f showed nothing");
+        assert_eq!(text, message);
+        let delay = at.saturating_duration_since(written);
+        assert!(delay <= Duration::from_secs(2), "{message} shown {delay:?} after it was written");
+    }
+    // A burst: both lines, once each, in one commit or two.
+    app.write_all((line(4, "burst one") + &line(5, "burst two")).as_bytes()).unwrap();
+    drop(app);
+    let burst: Vec<String> = (0..2).map(|_| shown.recv_timeout(Duration::from_secs(10)).unwrap().1).collect();
+    assert_eq!(burst, ["burst one", "burst two"]);
+
+    let output = ingester.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_text(&output));
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((summary["lines_read"].as_u64(), summary["accepted"].as_u64()), (Some(5), Some(5)));
+    assert_eq!(count(), Some(5));
+    assert!(shown.recv_timeout(Duration::from_millis(1200)).is_err(), "tail -f showed a line twice");
+    tail.kill().unwrap();
+    tail.wait().unwrap();
+}
+
+/// `--tz`: dates and `histogram` days follow the zone's midnight, tables
+/// show the zone's clock, JSON stays UTC; a bad zone is refused.
+#[test]
+fn time_zones_for_people_utc_for_scripts() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let lines: String = [
+        ("2024-03-01T22:30:00Z", "late evening"),
+        ("2024-03-01T23:30:00Z", "midnight in Berlin"),
+        ("2024-03-02T00:30:00Z", "midnight in London"),
+    ]
+    .iter()
+    .map(|(time, message)| format!("{{\"time\":\"{time}\",\"level\":\"info\",\"msg\":\"{message}\"}}\n"))
+    .collect();
+    let ingested = run("sluice-ingest", &["--data-dir", data_arg], Some(lines.as_bytes()));
+    assert_eq!(ingested.status.code(), Some(0), "{}", stderr_text(&ingested));
+
+    let count = |extra: &[&str]| {
+        json(&data, &[&["count", "*", "--from", "2024-03-02", "--format", "json"][..], extra].concat())["count"].clone()
+    };
+    assert_eq!(count(&[]), 1);
+    assert_eq!(count(&["--tz", "Europe/Berlin"]), 2);
+    assert_eq!(count(&["--tz", "+01:00"]), 2);
+    assert_eq!(count(&["--tz", "-05:00"]), 0);
+
+    let days = json(&data, &["histogram", "--interval", "1d", "--tz", "Europe/Berlin", "--format", "json"]);
+    let buckets: Vec<(String, u64)> = days["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["start"].as_str().unwrap().to_owned(), b["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        buckets,
+        [("2024-02-29T23:00:00.000000000Z".to_owned(), 1), ("2024-03-01T23:00:00.000000000Z".to_owned(), 2)]
+    );
+
+    let table = run(
+        "sluice",
+        &["--data-dir", data_arg, "--tz", "Europe/Berlin", "search", "*", "--fields", "timestamp,message"],
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&table.stdout),
+        "TIMESTAMP                      MESSAGE\n\
+         2024-03-02T01:30:00.000+01:00  midnight in London\n\
+         2024-03-02T00:30:00.000+01:00  midnight in Berlin\n\
+         2024-03-01T23:30:00.000+01:00  late evening\n"
+    );
+    let ndjson = run(
+        "sluice",
+        &["--data-dir", data_arg, "--tz", "Europe/Berlin", "search", "*", "--limit", "1", "--format", "ndjson"],
+        None,
+    );
+    let record: Value = serde_json::from_slice(&ndjson.stdout).unwrap();
+    assert_eq!(record["timestamp"], "2024-03-02T00:30:00.000000000Z");
+
+    let bad = run("sluice", &["--data-dir", data_arg, "--tz", "Mars/Olympus", "count", "*"], None);
+    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(
+        stderr_text(&bad),
+        "sluice: error: unknown time zone `Mars/Olympus`: expected UTC, local, an offset such as +02:00, or an IANA name such as Europe/Berlin\n"
+    );
+}
+
+/// A query that cannot be parsed says where; one that matches nothing
+/// because of a misspelt field says which field was meant.
+#[test]
+fn query_mistakes_are_explained() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let line = "{\"time\":\"2024-03-01T10:00:00Z\",\"level\":\"error\",\"service\":\"api\",\"msg\":\"boom\"}\n";
+    let ingested = run("sluice-ingest", &["--data-dir", data_arg], Some(line.as_bytes()));
+    assert_eq!(ingested.status.code(), Some(0), "{}", stderr_text(&ingested));
+
+    let typo = run("sluice", &["--data-dir", data_arg, "count", "levle:error"], None);
+    assert_eq!(typo.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&typo.stdout), "0\n");
+    let note = stderr_text(&typo);
+    assert!(
+        note.starts_with("sluice: note: `levle` is not a record field, so it was searched as the attribute path `levle`; did you mean `level`?\nrecord fields: "),
+        "{note}"
+    );
+    // A field that matches is not second-guessed.
+    let right = run("sluice", &["--data-dir", data_arg, "count", "level:error"], None);
+    assert_eq!((String::from_utf8_lossy(&right.stdout).as_ref(), stderr_text(&right).as_str()), ("1\n", ""));
+
+    let broken = run("sluice", &["--data-dir", data_arg, "search", "level:(error"], None);
+    assert_eq!(broken.status.code(), Some(2));
+    assert_eq!(
+        stderr_text(&broken),
+        "sluice: error: invalid query `level:(error`: expected ')', at character 13\n  level:(error\n              ^\n"
+    );
+}
+
 /// `compare` names what appeared in the window: the new error template, its
 /// level and its service; steady traffic does not show.
 #[test]

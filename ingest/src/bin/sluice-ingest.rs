@@ -3,6 +3,7 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use sluice_ingest::IngestError;
@@ -86,6 +87,12 @@ struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     batch_bytes: u64,
 
+    /// When a pipe goes quiet (`app | sluice-ingest`), commit what it sent
+    /// after at most this long, so `sluice tail -f` shows it: 500ms, 1s, 5s.
+    /// Files and busy pipes commit every --batch-bytes.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    commit_interval: Duration,
+
     /// Threads that parse and normalize [default: one per core].
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
@@ -99,6 +106,21 @@ struct Args {
     index_memory_mib: usize,
 }
 
+/// `500ms`, `1s`, `1.5s`, `2m`: a number and a unit.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let expected = || format!("`{text}` is not a duration: expected a number and a unit, like 500ms, 1s or 2m");
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(expected)?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().map_err(|_| expected())?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "s" => number,
+        "m" => number * 60.0,
+        _ => return Err(expected()),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| expected())
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     if !args.dry_run {
@@ -109,6 +131,7 @@ fn main() -> ExitCode {
         config.max_line_bytes = args.max_line_bytes;
         config.max_rejected = args.max_rejected;
         config.batch_bytes = args.batch_bytes.max(1);
+        config.commit_interval = args.commit_interval;
         config.progress = io::stderr().is_terminal();
         config.workers = args.workers.unwrap_or(config.workers).max(1);
         config.index_threads = args.index_threads.unwrap_or(config.index_threads).max(1);

@@ -17,6 +17,9 @@
 //!    next stage sees them in order without a reorder buffer.
 //! 3. [`batch`]: gathers chunks until `batch_bytes`, sorts the batch by
 //!    time, gives each document its archive row, stages the Parquet files.
+//!    When the input has gone quiet (a pipe whose writer is silent), the
+//!    open batch closes early, at most once per `commit_interval`, so
+//!    `sluice tail -f` sees `app | sluice-ingest` within about a second.
 //! 4. [`commit`]: indexes the documents (tantivy's own threads), commits,
 //!    stores the manifest, publishes. Stages 3 and 4 overlap: batch n+1 is
 //!    sorted and compressed while batch n is indexed.
@@ -28,9 +31,9 @@ mod read;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use sluice_index::archive::{ArchiveLayout, ArchiveWriter};
 use sluice_index::data_dir::DataDir;
 use sluice_index::fields::IndexFields;
@@ -58,6 +61,9 @@ pub struct IngestConfig {
     pub max_rejected: Option<u64>,
     /// Input bytes per committed batch.
     pub batch_bytes: u64,
+    /// While the input is quiet, how long a batch may stay open (and the
+    /// least time between two commits it causes).
+    pub commit_interval: Duration,
     /// Normalizing threads.
     pub workers: usize,
     /// tantivy's indexing threads per open day split.
@@ -80,6 +86,7 @@ impl IngestConfig {
             max_line_bytes: crate::framing::DEFAULT_MAX_LINE_BYTES,
             max_rejected: None,
             batch_bytes: 64 << 20,
+            commit_interval: Duration::from_secs(1),
             workers: cores,
             index_threads: cores.clamp(1, 4),
             index_memory_bytes: 96 << 20,
@@ -91,6 +98,9 @@ impl IngestConfig {
 
 /// A chunk on its way to a worker, with the slot its result goes to.
 type Work = (Chunk, Sender<Result<NormalizedChunk, IngestError>>);
+
+/// A chunk's result slot, in input order, and whether the input went quiet after it.
+type Ordered = (Receiver<Result<NormalizedChunk, IngestError>>, bool);
 
 /// Ingests every input into the data directory; returns the run's account.
 pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
@@ -112,7 +122,7 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
     let mut batcher = Batcher::new(dir.clone(), fields.clone(), layout.clone(), archive, manifest.last_batch + 1);
     let mut committer = Committer { dir, manifest: manifest.clone(), splits };
     let (work_tx, work_rx) = bounded::<Work>(workers * 2);
-    let (order_tx, order_rx) = bounded::<Receiver<Result<NormalizedChunk, IngestError>>>(workers * 4);
+    let (order_tx, order_rx) = bounded::<Ordered>(workers * 4);
     // A rendezvous: at most one staged batch waits while another is indexed.
     let (staged_tx, staged_rx) = bounded(0);
 
@@ -133,7 +143,28 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
         let progress = &progress;
         let batching = scope.spawn(move || -> Result<Summary, IngestError> {
             let mut summary = Summary::default();
-            for reply in order_rx {
+            let mut quiet = false;
+            let mut last_close = Instant::now();
+            loop {
+                let next = if quiet && batcher.open_bytes() > 0 {
+                    order_rx.recv_deadline(last_close + config.commit_interval)
+                } else {
+                    order_rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+                };
+                let (reply, idle) = match next {
+                    Ok(next) => next,
+                    Err(RecvTimeoutError::Timeout) => {
+                        // The input stayed quiet: commit what it sent.
+                        last_close = Instant::now();
+                        if let Some(staged) = batcher.close()?
+                            && staged_tx.send(staged).is_err()
+                        {
+                            return Ok(summary);
+                        }
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                };
                 let chunk = reply.recv().map_err(|_| IngestError::Internal("a normalizer thread stopped".into()))??;
                 summary.merge_counts(&chunk.counts);
                 summary.bytes_read += chunk.bytes;
@@ -144,12 +175,16 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
                     return Err(IngestError::TooManyRejected { rejected: summary.rejected(), max });
                 }
                 batcher.add(chunk);
-                if batcher.open_bytes() >= config.batch_bytes
-                    && let Some(staged) = batcher.close()?
-                    && staged_tx.send(staged).is_err()
-                {
-                    // The commit stage failed; it reports why.
-                    return Ok(summary);
+                quiet = idle;
+                let due = quiet && last_close.elapsed() >= config.commit_interval;
+                if (batcher.open_bytes() >= config.batch_bytes || due) && batcher.open_bytes() > 0 {
+                    last_close = Instant::now();
+                    if let Some(staged) = batcher.close()?
+                        && staged_tx.send(staged).is_err()
+                    {
+                        // The commit stage failed; it reports why.
+                        return Ok(summary);
+                    }
                 }
             }
             if let Some(staged) = batcher.close()? {
@@ -168,7 +203,7 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
         let read_result = read_inputs(&inputs, &manifest, config.max_line_bytes, chunk_bytes, |chunk| {
             progress.add_read(chunk.bytes, chunk.lines_read);
             let (reply_tx, reply_rx) = bounded(1);
-            order_tx.send(reply_rx).is_ok() && work_tx.send((chunk, reply_tx)).is_ok()
+            order_tx.send((reply_rx, chunk.idle)).is_ok() && work_tx.send((chunk, reply_tx)).is_ok()
         });
         drop(work_tx);
         drop(order_tx);

@@ -5,8 +5,13 @@
 //! counted here and dropped; an over-long line travels with its first
 //! `--max-line-bytes` bytes so the dead letter can show it. Each chunk
 //! carries where its input may resume once the chunk is committed.
+//!
+//! A pipe whose writer goes quiet (`app | sluice-ingest`) does not hold
+//! its lines back until the chunk is full: when a read would block, the
+//! chunk goes out as it is, marked [`Chunk::idle`], so the batch stage can
+//! commit it (see `--commit-interval`). Once the writer is quiet, an empty
+//! idle chunk tells the batch stage so even if the last chunk was full.
 
-use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -15,7 +20,7 @@ use sluice_schemas::Timestamp;
 
 use crate::error::IngestError;
 use crate::framing::{Frame, LineReader, is_blank};
-use crate::source::{Compression, Input};
+use crate::source::{Compression, Input, InputRead};
 
 /// Input bytes per chunk (at most; never more than a batch): large enough that channel hand-offs cost nothing,
 /// small enough that the bounded queues hold little.
@@ -46,6 +51,8 @@ pub struct Chunk {
     pub blank: u64,
     /// For a file: its manifest key and where it resumes after this chunk.
     pub checkpoint: Option<(String, Checkpoint)>,
+    /// Sent because the input went quiet, not because the chunk was full.
+    pub idle: bool,
 }
 
 impl Chunk {
@@ -59,6 +66,7 @@ impl Chunk {
             lines_read: 0,
             blank: 0,
             checkpoint: None,
+            idle: false,
         }
     }
 
@@ -84,6 +92,8 @@ pub fn read_inputs(
         let mut chunk = Chunk::new(&source);
         let mut chunk_started_at = 0u64;
         let mut chunk_started_line = 0u64;
+        // Lines went out since the input was last seen quiet.
+        let mut flowing = false;
         loop {
             let frame =
                 lines.next_frame().map_err(|source| IngestError::ReadInput { path: PathBuf::from(&name), source })?;
@@ -103,8 +113,13 @@ pub fn read_inputs(
                     chunk.lines.push(ChunkLine { number: start_lines + number, start, end, too_long: None });
                 }
             }
-            if chunk.data.len() >= chunk_bytes {
+            let full = chunk.data.len() >= chunk_bytes;
+            let holding = lines.lines_read() > chunk_started_line;
+            let idle = !full && (holding || flowing) && lines.get_mut().is_idle();
+            if full || idle {
                 seal(&mut chunk, &lines, &checkpoint, start_offset, start_lines, chunk_started_at, chunk_started_line);
+                chunk.idle = idle;
+                flowing = !idle;
                 chunk_started_at = lines.bytes_read();
                 chunk_started_line = lines.lines_read();
                 if !send(std::mem::replace(&mut chunk, Chunk::new(&source))) {
@@ -123,13 +138,15 @@ pub fn read_inputs(
 /// Fills in a chunk's counts and resume point from the reader's position.
 fn seal(
     chunk: &mut Chunk,
-    lines: &LineReader<Box<dyn BufRead>>,
+    lines: &LineReader<Box<dyn InputRead>>,
     checkpoint: &Option<(Checkpoint, String)>,
     start_offset: u64,
     start_lines: u64,
     chunk_started_at: u64,
     chunk_started_line: u64,
 ) {
+    // A quiet pipe's chunk may have been opened long before its lines came.
+    chunk.observed = Timestamp::now();
     chunk.bytes = lines.bytes_read() - chunk_started_at;
     chunk.lines_read = lines.lines_read() - chunk_started_line;
     chunk.checkpoint = checkpoint.as_ref().map(|(c, key)| {
@@ -164,4 +181,4 @@ fn open_input(input: &Input, manifest: &Manifest) -> Result<OpenedInput, IngestE
 }
 
 /// A reader, its name for messages, and (for files) its checkpoint and manifest key.
-type OpenedInput = (Box<dyn BufRead>, String, Option<(Checkpoint, String)>);
+type OpenedInput = (Box<dyn InputRead>, String, Option<(Checkpoint, String)>);

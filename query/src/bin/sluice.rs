@@ -12,12 +12,12 @@ use sluice_query::chart::write_histogram;
 use sluice_query::fetch::FetchedRecord;
 use sluice_query::follow::Follower;
 use sluice_query::output::{
-    Format, Layout, SqlFormat, ValueCounts, write_comparison, write_counts, write_fields, write_patterns,
+    Format, Layout, SqlFormat, TableStyle, ValueCounts, write_comparison, write_counts, write_fields, write_patterns,
     write_records, write_rows, write_selected, write_sql_result,
 };
 use sluice_query::stats::{Stats, human_bytes};
 use sluice_query::store::Store;
-use sluice_query::time::{TimeRange, parse_baseline};
+use sluice_query::time::{TimeRange, Zone, parse_baseline};
 use sluice_schemas::{ErrorKind, Timestamp};
 
 #[global_allocator]
@@ -31,8 +31,11 @@ attribute path (`http.status:500`, `user:steve`), \"quoted phrases\",
 AND / OR / NOT, -word, (groups), and `*` for everything.
 
 Times (--from, --to) are RFC 3339 (2024-03-01T12:00:00Z), dates
-(2024-03-01), `now`, `today`, `yesterday` (midnight UTC), or durations ago
-(30s, 15m, 2h, 7d, 1w); the range is [from, to). Output times are UTC.
+(2024-03-01), `now`, `today`, `yesterday`, or durations ago (30s, 15m, 2h,
+7d, 1w); the range is [from, to). Tables show times in UTC, or in --tz
+(`--tz local`, `--tz Europe/Berlin`, `--tz -05:00`), which is also the zone
+of dates, `today`, `yesterday` and times written without an offset. JSON
+output is always UTC.
 
 Exit codes: 0 ok (also when nothing matches); 1 internal error; 2 bad
 query, time or field, or an empty data directory; 3 unreadable data.";
@@ -44,6 +47,17 @@ struct Args {
     /// Data directory [default: $SLUICE_DATA_DIR, else ./sluice-data].
     #[arg(long, value_name = "DIR", env = "SLUICE_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+
+    /// Time zone for tables and for dates in --from/--to: UTC, local, +02:00, Europe/Berlin.
+    #[arg(
+        long,
+        value_name = "ZONE",
+        env = "SLUICE_TZ",
+        default_value = "UTC",
+        global = true,
+        allow_hyphen_values = true
+    )]
+    tz: String,
 
     #[command(subcommand)]
     command: Command,
@@ -378,7 +392,8 @@ impl From<OutputFormat> for Format {
 fn main() -> ExitCode {
     let args = Args::parse();
     let data_dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from("sluice-data"));
-    match run(&args.command, &data_dir) {
+    let result = Zone::parse(&args.tz).map_err(Failure::from).and_then(|zone| run(&args.command, &data_dir, &zone));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Query(error)) => {
             let label = if io::stderr().is_terminal() { "\x1b[1;31merror\x1b[0m" } else { "error" };
@@ -415,21 +430,30 @@ impl From<io::Error> for Failure {
     }
 }
 
-fn run(command: &Command, data_dir: &std::path::Path) -> Result<(), Failure> {
+fn run(command: &Command, data_dir: &std::path::Path, zone: &Zone) -> Result<(), Failure> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     match command {
         Command::Search { query, range, limit, oldest_first, fields, format } => {
-            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
             let store = Store::open(data_dir, range)?;
             let (hits, total) = store.search(query, range, *limit, *oldest_first)?;
+            note_if_empty(&store, query, total);
             let records = sluice_query::fetch::fetch(&store, &hits)?;
             let refs: Vec<EventRef> = hits.iter().map(EventRef::of).collect();
             let color = io::stdout().is_terminal();
             if fields.is_empty() {
-                write_records(&mut out, &records, &refs, total, (*format).into(), Layout::Search, color)?;
+                write_records(
+                    &mut out,
+                    &records,
+                    &refs,
+                    total,
+                    (*format).into(),
+                    Layout::Search,
+                    TableStyle { color, zone },
+                )?;
             } else {
-                write_selected(&mut out, &records, &refs, fields, (*format).into())?;
+                write_selected(&mut out, &records, &refs, fields, (*format).into(), zone)?;
             }
             out.flush()?;
             if matches!(format, OutputFormat::Table) && io::stderr().is_terminal() {
@@ -438,9 +462,10 @@ fn run(command: &Command, data_dir: &std::path::Path) -> Result<(), Failure> {
             }
         }
         Command::Count { query, by, range, format } => {
-            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
             let store = Store::open(data_dir, range)?;
             let total = store.count(query, range)?;
+            note_if_empty(&store, query, total);
             let terms = by.as_deref().map(|field| store.terms(query, range, field)).transpose()?;
             let by = by.as_deref().zip(terms.as_ref()).map(|(field, terms)| ValueCounts {
                 field,
@@ -458,22 +483,30 @@ fn run(command: &Command, data_dir: &std::path::Path) -> Result<(), Failure> {
             let (refs, records): (Vec<EventRef>, Vec<_>) = context.records.into_iter().unzip();
             let layout = Layout::Context { event: context.event };
             let color = io::stdout().is_terminal();
-            write_records(&mut out, &records, &refs, records.len() as u64, (*format).into(), layout, color)?;
+            write_records(
+                &mut out,
+                &records,
+                &refs,
+                records.len() as u64,
+                (*format).into(),
+                layout,
+                TableStyle { color, zone },
+            )?;
             out.flush()?;
         }
         Command::Trace { trace_id, range, format } => {
-            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
             let store = Store::open(data_dir, range)?;
             let (records, total) = store.trace(trace_id, range)?;
             let color = io::stdout().is_terminal();
-            write_records(&mut out, &records, &[], total, (*format).into(), Layout::Trace, color)?;
+            write_records(&mut out, &records, &[], total, (*format).into(), Layout::Trace, TableStyle { color, zone })?;
             out.flush()?;
             if matches!(format, OutputFormat::Table) && io::stderr().is_terminal() {
                 eprintln!("{}", trace_summary(&records, total));
             }
         }
         Command::Tail { query, range, lines, follow, format } => {
-            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
             let color = io::stdout().is_terminal();
             // The follower starts before the first read, so nothing committed in between is missed.
             let mut follower = if *follow { Some(Follower::new(data_dir, query, range)?) } else { None };
@@ -484,7 +517,7 @@ fn run(command: &Command, data_dir: &std::path::Path) -> Result<(), Failure> {
             let refs: Vec<EventRef> = hits.iter().map(EventRef::of).collect();
             let format =
                 if follower.is_some() && matches!(format, OutputFormat::Json) { OutputFormat::Ndjson } else { *format };
-            write_records(&mut out, &records, &refs, total, format.into(), Layout::Search, color)?;
+            write_records(&mut out, &records, &refs, total, format.into(), Layout::Search, TableStyle { color, zone })?;
             out.flush()?;
             while let Some(follower) = follower.as_mut() {
                 std::thread::sleep(std::time::Duration::from_millis(500));
@@ -493,25 +526,33 @@ fn run(command: &Command, data_dir: &std::path::Path) -> Result<(), Failure> {
                     continue;
                 }
                 if matches!(format, OutputFormat::Table) {
-                    write_rows(&mut out, &records, color)?;
+                    write_rows(&mut out, &records, TableStyle { color, zone })?;
                 } else {
-                    write_records(&mut out, &records, &[], 0, format.into(), Layout::Search, color)?;
+                    write_records(
+                        &mut out,
+                        &records,
+                        &[],
+                        0,
+                        format.into(),
+                        Layout::Search,
+                        TableStyle { color, zone },
+                    )?;
                 }
                 out.flush()?;
             }
         }
         Command::Patterns { query, range, limit, sample, format } => {
-            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
             let store = Store::open(data_dir, range)?;
             let mined = store.patterns(query, &[range], *sample)?;
-            write_patterns(&mut out, &mined, *limit, (*format).into())?;
+            write_patterns(&mut out, &mined, *limit, (*format).into(), zone)?;
             out.flush()?;
         }
         Command::Compare { query, range, baseline, limit, sample, format } => {
             let now = Timestamp::now();
-            let window = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), now)?;
+            let window = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), now, zone)?;
             let from = window.from.ok_or(QueryError::WindowNeeded)?;
-            let baseline = parse_baseline(baseline, from, now)?;
+            let baseline = parse_baseline(baseline, from, now, zone)?;
             let both = TimeRange { from: Some(from.min(baseline.0)), to: window.to.map(|to| to.max(baseline.1)) };
             let store = Store::open(data_dir, both)?;
             let to = match window.to {
@@ -519,11 +560,11 @@ fn run(command: &Command, data_dir: &std::path::Path) -> Result<(), Failure> {
                 None => store.time_bounds()?.map_or(from + 1, |(_, last)| (last + 1).max(from + 1)),
             };
             let comparison = store.compare(query, (from, to), baseline, *sample)?;
-            write_comparison(&mut out, &comparison, *limit, (*format).into())?;
+            write_comparison(&mut out, &comparison, *limit, (*format).into(), zone)?;
             out.flush()?;
         }
         Command::Fields { query, range, sample, format } => {
-            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
             let report = Store::open(data_dir, range)?.fields(query, range, *sample)?;
             write_fields(&mut out, &report, (*format).into())?;
             out.flush()?;
@@ -531,7 +572,7 @@ fn run(command: &Command, data_dir: &std::path::Path) -> Result<(), Failure> {
         Command::Stats { format } => {
             let stats = Store::open(data_dir, TimeRange::ALL)?.stats()?;
             match format {
-                OutputFormat::Table => write_stats(&mut out, &stats)?,
+                OutputFormat::Table => write_stats(&mut out, &stats, zone)?,
                 OutputFormat::Json | OutputFormat::Ndjson => {
                     writeln!(out, "{}", serde_json::to_string(&stats).unwrap_or_default())?
                 }
@@ -544,9 +585,10 @@ fn run(command: &Command, data_dir: &std::path::Path) -> Result<(), Failure> {
             out.flush()?;
         }
         Command::Top { field, query, range, limit, format } => {
-            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
             let store = Store::open(data_dir, range)?;
             let total = store.count(query, range)?;
+            note_if_empty(&store, query, total);
             let terms = store.terms(query, range, field)?;
             let by = ValueCounts { field, terms: &terms, limit: Some(*limit), bars: true };
             write_counts(&mut out, total, Some(by), (*format).into())?;
@@ -554,15 +596,25 @@ fn run(command: &Command, data_dir: &std::path::Path) -> Result<(), Failure> {
         }
         Command::Histogram { query, range, interval, by, format } => {
             let interval = Interval::parse(interval)?;
-            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now())?;
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
             let store = Store::open(data_dir, range)?;
-            let histogram = store.histogram(query, range, interval, by.as_deref())?;
+            let histogram = store.histogram(query, range, interval, by.as_deref(), zone)?;
             let color = io::stdout().is_terminal();
-            write_histogram(&mut out, &histogram, by.as_deref(), (*format).into(), color, terminal_width())?;
+            write_histogram(&mut out, &histogram, by.as_deref(), (*format).into(), color, terminal_width(), zone)?;
             out.flush()?;
         }
     }
     Ok(())
+}
+
+/// Nothing matched: say so if a field name in the query looks like a typo.
+fn note_if_empty(store: &Store, query: &str, total: u64) {
+    if total == 0
+        && let Some(hint) = store.empty_result_hint(query)
+    {
+        let label = if io::stderr().is_terminal() { "\x1b[1;33mnote\x1b[0m" } else { "note" };
+        eprintln!("sluice: {label}: {hint}");
+    }
 }
 
 /// Columns for charts: `$COLUMNS` (set by shells for their children when
@@ -584,7 +636,7 @@ fn trace_summary(records: &[FetchedRecord], total: u64) -> String {
     format!("{total} records{shown}, {} services, {span:.3} s from first to last", services.len())
 }
 
-fn write_stats(out: &mut dyn Write, stats: &Stats) -> io::Result<()> {
+fn write_stats(out: &mut dyn Write, stats: &Stats, zone: &Zone) -> io::Result<()> {
     let days = match (stats.days.first(), stats.days.last()) {
         (Some(first), Some(last)) if stats.days.len() > 1 => {
             format!("{} ({} … {})", stats.days.len(), first.day, last.day)
@@ -595,8 +647,8 @@ fn write_stats(out: &mut dyn Write, stats: &Stats) -> io::Result<()> {
     let rows = [
         ("data directory", stats.data_dir.clone()),
         ("records", stats.records.to_string()),
-        ("first", stats.first.clone().unwrap_or_else(|| "-".into())),
-        ("last", stats.last.clone().unwrap_or_else(|| "-".into())),
+        ("first", stats.span.map_or_else(|| "-".into(), |(first, _)| zone.full_time(first))),
+        ("last", stats.span.map_or_else(|| "-".into(), |(_, last)| zone.full_time(last))),
         ("days", days),
         ("index", human_bytes(stats.index_bytes)),
         ("archive", format!("{} in {} files", human_bytes(stats.archive_bytes), stats.archive_files)),
