@@ -14,7 +14,8 @@ use arrow_array::types::{Float64Type, Int64Type, TimestampNanosecondType, UInt8T
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use parquet::file::metadata::PageIndexPolicy;
 use sluice_index::archive::file_path;
 use sluice_index::data_dir::batch_file_stem;
 use sluice_schemas::Timestamp;
@@ -72,7 +73,11 @@ pub fn fetch_columns(store: &Store, hits: &[Hit], columns: Option<&[&str]>) -> R
 fn read_rows(path: &PathBuf, rows: &[u64], columns: Option<&[&str]>) -> Result<Vec<FetchedRecord>, QueryError> {
     let archive_error = |message: String| QueryError::Archive { path: path.clone(), message };
     let file = File::open(path).map_err(|e| archive_error(e.to_string()))?;
-    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| archive_error(e.to_string()))?;
+    // The offset index (written with page statistics) lets the reader decode
+    // only the pages that hold the selected rows, not whole column chunks.
+    let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
+        .map_err(|e| archive_error(e.to_string()))?;
     if let Some(columns) = columns {
         let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
         builder = builder.with_projection(mask);

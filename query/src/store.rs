@@ -10,7 +10,7 @@ use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::query_grammar::{UserInputAst, UserInputLeaf};
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{DateTime, DocAddress, Index, IndexReader, Order, Searcher, Term};
+use tantivy::{DateTime, DocAddress, Index, IndexReader, Order, ReloadPolicy, Searcher, Term};
 
 use crate::error::QueryError;
 use crate::time::TimeRange;
@@ -26,6 +26,15 @@ pub struct Split {
 }
 
 impl Split {
+    /// Opens a day split for reading. The reader is reloaded by hand
+    /// (`tail -f` opens new ones): no watcher thread per split.
+    fn open(day: &str, path: &Path) -> Result<Split, QueryError> {
+        let tantivy = |source| QueryError::Index { path: path.to_owned(), source };
+        let index = Index::open_in_dir(path).map_err(tantivy)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(tantivy)?;
+        Ok(Split { day: day.to_owned(), path: path.to_owned(), index, reader })
+    }
+
     pub(crate) fn searcher(&self) -> Searcher {
         self.reader.searcher()
     }
@@ -243,17 +252,21 @@ impl Store {
         if all.is_empty() {
             return Err(QueryError::EmptyDataDir { dir: root.to_owned() });
         }
-        let mut splits = Vec::new();
-        for (day, path) in all {
-            let Some(start) = day_start(&day) else { continue };
-            if !range.overlaps(start, start + NANOS_PER_DAY) {
-                continue;
-            }
-            let tantivy = |source| QueryError::Index { path: path.clone(), source };
-            let index = Index::open_in_dir(&path).map_err(tantivy)?;
-            let reader = index.reader().map_err(tantivy)?;
-            splits.push(Split { day, path, index, reader });
-        }
+        let wanted: Vec<(String, PathBuf)> = all
+            .into_iter()
+            .filter(|(day, _)| day_start(day).is_some_and(|start| range.overlaps(start, start + NANOS_PER_DAY)))
+            .collect();
+        // Opening a split maps and checks every file of every segment: mostly
+        // system time, so the splits open side by side.
+        let opened: Vec<Result<Split, QueryError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> =
+                wanted.iter().map(|(day, path)| scope.spawn(move || Split::open(day, path))).collect();
+            handles
+                .into_iter()
+                .map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        });
+        let splits = opened.into_iter().collect::<Result<Vec<Split>, QueryError>>()?;
         Ok(Store { dir, splits })
     }
 

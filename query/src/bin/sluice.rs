@@ -436,10 +436,13 @@ fn run(command: &Command, data_dir: &std::path::Path, zone: &Zone) -> Result<(),
     match command {
         Command::Search { query, range, limit, oldest_first, fields, format } => {
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
-            let store = Store::open(data_dir, range)?;
+            let store = open_store(data_dir, range)?;
             let (hits, total) = store.search(query, range, *limit, *oldest_first)?;
-            note_if_empty(&store, query, total);
-            let records = sluice_query::fetch::fetch(&store, &hits)?;
+            note_if_empty(store, query, total);
+            // A table shows five columns: the archive's other pages are not read.
+            let table_only = fields.is_empty() && matches!(format, OutputFormat::Table);
+            let columns = table_only.then_some(&TABLE_COLUMNS[..]);
+            let records = sluice_query::fetch::fetch_columns(store, &hits, columns)?;
             let refs: Vec<EventRef> = hits.iter().map(EventRef::of).collect();
             let color = io::stdout().is_terminal();
             if fields.is_empty() {
@@ -463,9 +466,9 @@ fn run(command: &Command, data_dir: &std::path::Path, zone: &Zone) -> Result<(),
         }
         Command::Count { query, by, range, format } => {
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
-            let store = Store::open(data_dir, range)?;
+            let store = open_store(data_dir, range)?;
             let total = store.count(query, range)?;
-            note_if_empty(&store, query, total);
+            note_if_empty(store, query, total);
             let terms = by.as_deref().map(|field| store.terms(query, range, field)).transpose()?;
             let by = by.as_deref().zip(terms.as_ref()).map(|(field, terms)| ValueCounts {
                 field,
@@ -478,7 +481,7 @@ fn run(command: &Command, data_dir: &std::path::Path, zone: &Zone) -> Result<(),
         }
         Command::Context { event, before, after, format } => {
             let event: EventRef = event.parse()?;
-            let store = Store::open(data_dir, TimeRange::ALL)?;
+            let store = open_store(data_dir, TimeRange::ALL)?;
             let context = store.context(event, *before, *after)?;
             let (refs, records): (Vec<EventRef>, Vec<_>) = context.records.into_iter().unzip();
             let layout = Layout::Context { event: context.event };
@@ -496,7 +499,7 @@ fn run(command: &Command, data_dir: &std::path::Path, zone: &Zone) -> Result<(),
         }
         Command::Trace { trace_id, range, format } => {
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
-            let store = Store::open(data_dir, range)?;
+            let store = open_store(data_dir, range)?;
             let (records, total) = store.trace(trace_id, range)?;
             let color = io::stdout().is_terminal();
             write_records(&mut out, &records, &[], total, (*format).into(), Layout::Trace, TableStyle { color, zone })?;
@@ -510,10 +513,10 @@ fn run(command: &Command, data_dir: &std::path::Path, zone: &Zone) -> Result<(),
             let color = io::stdout().is_terminal();
             // The follower starts before the first read, so nothing committed in between is missed.
             let mut follower = if *follow { Some(Follower::new(data_dir, query, range)?) } else { None };
-            let store = Store::open(data_dir, range)?;
+            let store = open_store(data_dir, range)?;
             let (mut hits, total) = store.search(query, range, *lines, false)?;
             hits.reverse();
-            let records = sluice_query::fetch::fetch(&store, &hits)?;
+            let records = sluice_query::fetch::fetch(store, &hits)?;
             let refs: Vec<EventRef> = hits.iter().map(EventRef::of).collect();
             let format =
                 if follower.is_some() && matches!(format, OutputFormat::Json) { OutputFormat::Ndjson } else { *format };
@@ -543,7 +546,7 @@ fn run(command: &Command, data_dir: &std::path::Path, zone: &Zone) -> Result<(),
         }
         Command::Patterns { query, range, limit, sample, format } => {
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
-            let store = Store::open(data_dir, range)?;
+            let store = open_store(data_dir, range)?;
             let mined = store.patterns(query, &[range], *sample)?;
             write_patterns(&mut out, &mined, *limit, (*format).into(), zone)?;
             out.flush()?;
@@ -554,7 +557,7 @@ fn run(command: &Command, data_dir: &std::path::Path, zone: &Zone) -> Result<(),
             let from = window.from.ok_or(QueryError::WindowNeeded)?;
             let baseline = parse_baseline(baseline, from, now, zone)?;
             let both = TimeRange { from: Some(from.min(baseline.0)), to: window.to.map(|to| to.max(baseline.1)) };
-            let store = Store::open(data_dir, both)?;
+            let store = open_store(data_dir, both)?;
             let to = match window.to {
                 Some(to) => to,
                 None => store.time_bounds()?.map_or(from + 1, |(_, last)| (last + 1).max(from + 1)),
@@ -565,12 +568,12 @@ fn run(command: &Command, data_dir: &std::path::Path, zone: &Zone) -> Result<(),
         }
         Command::Fields { query, range, sample, format } => {
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
-            let report = Store::open(data_dir, range)?.fields(query, range, *sample)?;
+            let report = open_store(data_dir, range)?.fields(query, range, *sample)?;
             write_fields(&mut out, &report, (*format).into())?;
             out.flush()?;
         }
         Command::Stats { format } => {
-            let stats = Store::open(data_dir, TimeRange::ALL)?.stats()?;
+            let stats = open_store(data_dir, TimeRange::ALL)?.stats()?;
             match format {
                 OutputFormat::Table => write_stats(&mut out, &stats, zone)?,
                 OutputFormat::Json | OutputFormat::Ndjson => {
@@ -586,9 +589,9 @@ fn run(command: &Command, data_dir: &std::path::Path, zone: &Zone) -> Result<(),
         }
         Command::Top { field, query, range, limit, format } => {
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
-            let store = Store::open(data_dir, range)?;
+            let store = open_store(data_dir, range)?;
             let total = store.count(query, range)?;
-            note_if_empty(&store, query, total);
+            note_if_empty(store, query, total);
             let terms = store.terms(query, range, field)?;
             let by = ValueCounts { field, terms: &terms, limit: Some(*limit), bars: true };
             write_counts(&mut out, total, Some(by), (*format).into())?;
@@ -597,7 +600,7 @@ fn run(command: &Command, data_dir: &std::path::Path, zone: &Zone) -> Result<(),
         Command::Histogram { query, range, interval, by, format } => {
             let interval = Interval::parse(interval)?;
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
-            let store = Store::open(data_dir, range)?;
+            let store = open_store(data_dir, range)?;
             let histogram = store.histogram(query, range, interval, by.as_deref(), zone)?;
             let color = io::stdout().is_terminal();
             write_histogram(&mut out, &histogram, by.as_deref(), (*format).into(), color, terminal_width(), zone)?;
@@ -605,6 +608,16 @@ fn run(command: &Command, data_dir: &std::path::Path, zone: &Zone) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// The archive columns a search table shows.
+const TABLE_COLUMNS: [&str; 5] = ["timestamp", "level", "service", "host", "message"];
+
+/// Opens the data directory for the rest of the process. The store is
+/// never dropped: unmapping a few hundred index files one by one costs
+/// milliseconds that the kernel saves by tearing the process down at exit.
+fn open_store(data_dir: &std::path::Path, range: TimeRange) -> Result<&'static Store, QueryError> {
+    Ok(Box::leak(Box::new(Store::open(data_dir, range)?)))
 }
 
 /// Nothing matched: say so if a field name in the query looks like a typo.
