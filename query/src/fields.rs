@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use sluice_index::archive::ArchiveLayout;
+
 use crate::error::QueryError;
 use crate::fetch::fetch;
 use crate::store::Store;
@@ -55,7 +57,10 @@ impl Store {
             }
         }
         let mut top_level: Vec<((String, &'static str), u64)> = counts.into_iter().collect();
-        let place = |name: &str| RECORD_ORDER.iter().position(|n| *n == name).unwrap_or(RECORD_ORDER.len());
+        // The canonical fields in the archive's column order (records print
+        // in that order too); declared fields after them, by name.
+        let layout = ArchiveLayout::new(&sluice_schemas::Schema::builtin());
+        let place = |name: &str| layout.arrow_schema().index_of(name).unwrap_or(usize::MAX);
         top_level.sort_by(|((a, _), _), ((b, _), _)| place(a).cmp(&place(b)).then_with(|| a.cmp(b)));
         let fields = top_level
             .into_iter()
@@ -65,21 +70,6 @@ impl Store {
         Ok(FieldsReport { total, sampled: records.len() as u64, fields })
     }
 }
-
-/// The canonical record's fields in the order records print them.
-const RECORD_ORDER: [&str; 11] = [
-    "timestamp",
-    "observed_timestamp",
-    "level",
-    "severity_number",
-    "message",
-    "service",
-    "host",
-    "trace_id",
-    "span_id",
-    "notes",
-    "producer",
-];
 
 fn kind(value: &serde_json::Value) -> &'static str {
     match value {

@@ -392,12 +392,35 @@ fn errors_say_what_to_do() {
     );
 }
 
+/// Starts `sluice tail -f --format ndjson` on `data`; each line it prints
+/// arrives as (when it was read, its message).
+fn follow(data: &Path) -> (std::process::Child, std::sync::mpsc::Receiver<(std::time::Instant, String)>) {
+    use std::io::BufRead;
+
+    let mut tail = std::process::Command::new(crate::binary("sluice"))
+        .args(["--data-dir", data.to_str().unwrap(), "tail", "-f", "--format", "ndjson"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (sender, lines) = std::sync::mpsc::channel();
+    let stdout = tail.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let message = serde_json::from_str::<Value>(&line).unwrap()["message"].as_str().unwrap().to_owned();
+            if sender.send((std::time::Instant::now(), message)).is_err() {
+                break;
+            }
+        }
+    });
+    (tail, lines)
+}
+
 /// `tail -f` shows a line within 2 s of its commit, exactly once, and a late
 /// line (an old timestamp, committed now) too.
 #[test]
 fn tail_follows_commits() {
-    use std::io::BufRead;
-    use std::sync::mpsc;
     use std::time::{Duration, Instant};
 
     let temp = tempfile::tempdir().unwrap();
@@ -409,23 +432,7 @@ fn tail_follows_commits() {
     };
     ingest((1..=12).map(|i| line(&format!("2024-03-01T10:00:{i:02}Z"), &format!("first {i}")) + "\n").collect());
 
-    let mut tail = std::process::Command::new(crate::binary("sluice"))
-        .args(["--data-dir", data.to_str().unwrap(), "tail", "-f", "--format", "ndjson"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let (sender, lines) = mpsc::channel();
-    let stdout = tail.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let message = serde_json::from_str::<Value>(&line).unwrap()["message"].as_str().unwrap().to_owned();
-            if sender.send((Instant::now(), message)).is_err() {
-                break;
-            }
-        }
-    });
+    let (mut tail, lines) = follow(&data);
     let next = |timeout: Duration| lines.recv_timeout(timeout);
     // The newest 10, oldest first.
     let first: Vec<String> = (0..10).map(|_| next(Duration::from_secs(10)).unwrap().1).collect();
@@ -451,9 +458,8 @@ fn tail_follows_commits() {
 /// pipe ends the run with every line accounted for.
 #[test]
 fn a_quiet_pipe_is_committed_while_it_stays_open() {
-    use std::io::{BufRead, Write};
+    use std::io::Write;
     use std::process::{Command, Stdio};
-    use std::sync::mpsc;
     use std::time::{Duration, Instant};
 
     let temp = tempfile::tempdir().unwrap();
@@ -485,23 +491,7 @@ fn a_quiet_pipe_is_committed_while_it_stays_open() {
     let delay = written.elapsed();
     assert!(delay <= Duration::from_secs(2), "the first line was committed {delay:?} after it was written");
 
-    let mut tail = Command::new(crate::binary("sluice"))
-        .args(["--data-dir", data_arg, "tail", "-f", "--format", "ndjson"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (sender, shown) = mpsc::channel();
-    let stdout = tail.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let message = serde_json::from_str::<Value>(&line).unwrap()["message"].as_str().unwrap().to_owned();
-            if sender.send((Instant::now(), message)).is_err() {
-                break;
-            }
-        }
-    });
+    let (mut tail, shown) = follow(&data);
     assert_eq!(shown.recv_timeout(Duration::from_secs(10)).unwrap().1, "first write");
 
     for (second, message) in [(2, "second write"), (3, "third write")] {
