@@ -102,6 +102,15 @@ type Work = (Chunk, Sender<Result<NormalizedChunk, IngestError>>);
 /// A chunk's result slot, in input order, and whether the input went quiet after it.
 type Ordered = (Receiver<Result<NormalizedChunk, IngestError>>, bool);
 
+/// Stages the open batch and hands it to the commit stage. `false` when the
+/// commit stage has stopped (it failed, and reports why).
+fn close_batch(batcher: &mut Batcher, staged: &Sender<batch::StagedBatch>) -> Result<bool, IngestError> {
+    Ok(match batcher.close()? {
+        Some(batch) => staged.send(batch).is_ok(),
+        None => true,
+    })
+}
+
 /// Ingests every input into the data directory; returns the run's account.
 pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
     let started = Instant::now();
@@ -156,9 +165,7 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
                     Err(RecvTimeoutError::Timeout) => {
                         // The input stayed quiet: commit what it sent.
                         last_close = Instant::now();
-                        if let Some(staged) = batcher.close()?
-                            && staged_tx.send(staged).is_err()
-                        {
+                        if !close_batch(&mut batcher, &staged_tx)? {
                             return Ok(summary);
                         }
                         continue;
@@ -179,17 +186,13 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
                 let due = quiet && last_close.elapsed() >= config.commit_interval;
                 if (batcher.open_bytes() >= config.batch_bytes || due) && batcher.open_bytes() > 0 {
                     last_close = Instant::now();
-                    if let Some(staged) = batcher.close()?
-                        && staged_tx.send(staged).is_err()
-                    {
-                        // The commit stage failed; it reports why.
+                    if !close_batch(&mut batcher, &staged_tx)? {
                         return Ok(summary);
                     }
                 }
             }
-            if let Some(staged) = batcher.close()? {
-                let _ = staged_tx.send(staged);
-            }
+            // A stopped commit stage reports its own failure.
+            close_batch(&mut batcher, &staged_tx)?;
             Ok(summary)
         });
         let committing = scope.spawn(move || -> Result<(), IngestError> {

@@ -94,6 +94,9 @@ pub fn read_inputs(
         let mut chunk_started_line = 0u64;
         // Lines went out since the input was last seen quiet.
         let mut flowing = false;
+        // Only standard input has a writer that can pause; files are not
+        // asked on every line.
+        let may_pause = *input == Input::Stdin;
         loop {
             let frame =
                 lines.next_frame().map_err(|source| IngestError::ReadInput { path: PathBuf::from(&name), source })?;
@@ -115,7 +118,7 @@ pub fn read_inputs(
             }
             let full = chunk.data.len() >= chunk_bytes;
             let holding = lines.lines_read() > chunk_started_line;
-            let idle = !full && (holding || flowing) && lines.get_mut().is_idle();
+            let idle = may_pause && !full && (holding || flowing) && lines.get_mut().is_idle();
             if full || idle {
                 seal(&mut chunk, &lines, &checkpoint, start_offset, start_lines, chunk_started_at, chunk_started_line);
                 chunk.idle = idle;
