@@ -20,6 +20,10 @@ pub enum IngestError {
     Index(sluice_index::splits::IndexError),
     #[error(transparent)]
     Archive(sluice_index::archive::ArchiveError),
+    #[error(transparent)]
+    Wal(#[from] crate::serve::wal::WalError),
+    #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
     #[error("{rejected} lines rejected, more than --max-rejected {max}")]
     TooManyRejected { rejected: u64, max: u64 },
     #[error("internal error: {0} (a bug: please report it)")]
@@ -63,6 +67,8 @@ impl IngestError {
             IngestError::DataDir(error) => error.kind(),
             IngestError::Index(error) => error.kind(),
             IngestError::Archive(error) => error.kind(),
+            IngestError::Wal(error) => error.kind(),
+            IngestError::Serve(error) => error.kind(),
         }
     }
 }

@@ -19,6 +19,7 @@ mod error;
 pub mod framing;
 pub mod pipeline;
 pub mod progress;
+pub mod serve;
 pub mod source;
 pub mod summary;
 

@@ -95,6 +95,11 @@ impl Producer {
         }
     }
 
+    /// The producer named `name` (as [`Producer::as_str`] spells it).
+    pub fn from_name(name: &str) -> Option<Producer> {
+        Producer::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
     /// Index into per-producer tables.
     pub(crate) fn index(self) -> usize {
         self as usize

@@ -308,3 +308,28 @@ fn attributes_and_notes_as_json_for_storage() {
     assert_eq!(notes[0]["code"], "timestamp_missing");
     assert_eq!(notes[1]["code"], "level_unrecognized");
 }
+
+#[test]
+fn a_forced_producer_and_default_service_apply_to_the_lines_after_them() {
+    use sluice_schemas::{Level, Producer};
+    let mut n = Normalizer::with_default_schema();
+    let line = r#"{"time":1700000000123,"level":50,"msg":"disk full"}"#;
+    let detected = normalize(&mut n, line);
+    assert_ne!(detected.producer, Producer::Pino);
+
+    n.set_producer(Producer::from_name("pino"));
+    n.set_default_service(Some("checkout"));
+    let forced = normalize(&mut n, line);
+    assert_eq!(forced.producer, Producer::Pino);
+    assert_eq!(forced.level, Some(Level::Error));
+    assert_eq!(forced.timestamp, Timestamp::from_nanos(1_700_000_000_123_000_000));
+    assert_eq!(forced.service.as_deref(), Some("checkout"));
+
+    n.set_producer(None);
+    n.set_default_service(None);
+    let again = normalize(&mut n, line);
+    assert_eq!(again.producer, detected.producer);
+    assert_eq!(again.service, None);
+    assert_eq!(Producer::from_name("no-such-logger"), None);
+    assert!(Producer::ALL.iter().all(|p| Producer::from_name(p.as_str()) == Some(*p)));
+}

@@ -10,6 +10,7 @@ mod crash;
 mod ingest;
 mod ingest_dry_run;
 mod query;
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,6 +1,7 @@
 //! `sluice-ingest`: reads JSON log lines and normalizes them.
 
 use std::io::{self, IsTerminal, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use sluice_ingest::IngestError;
 use sluice_ingest::dry_run::{DryRunConfig, Input, dry_run};
 use sluice_ingest::framing::DEFAULT_MAX_LINE_BYTES;
 use sluice_ingest::pipeline::{IngestConfig, ingest};
+use sluice_ingest::serve::{ServeConfig, Tokens};
 use sluice_schemas::ErrorKind;
 
 /// mimalloc: glibc's allocator costs ~10% of normalizing under
@@ -29,6 +31,8 @@ Examples:
   # Ingest files (resumes where it stopped if interrupted) and pipes
   sluice-ingest --data-dir /var/lib/sluice /var/log/app/*.json
   app | sluice-ingest --service checkout
+  # Receive logs over HTTP (NDJSON, Elasticsearch bulk): see `sluice-ingest serve --help`
+  sluice-ingest serve --data-dir /var/lib/sluice
   # See how Sluice reads your logs: normalized records as NDJSON on stdout
   sluice-ingest --dry-run fixtures/producers/*.ndjson
   app | sluice-ingest --dry-run --service checkout
@@ -45,15 +49,44 @@ Exit codes: 0 input processed (rejected lines are normal); 1 internal error
 (a bug: please report it); 2 user-fixable (bad flag, schema or input file,
 too many rejects); 3 operator-fixable (permissions, disk, unreadable input).";
 
-/// Read JSON log lines, normalize them against a schema, and (with the
-/// ingest pipeline) index and archive them.
+/// Read JSON log lines, normalize them against a schema, index and archive
+/// them; or serve HTTP ingest (`sluice-ingest serve`).
 #[derive(Parser, Debug)]
-#[command(name = "sluice-ingest", version, after_help = AFTER_HELP)]
+#[command(name = "sluice-ingest", version, after_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Input files; none or `-` reads standard input.
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
 
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+
+    /// Also print the run summary as one JSON object, last on stdout.
+    #[arg(long)]
+    summary_json: bool,
+
+    /// Normalize and print records as NDJSON on stdout; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Fail (exit 2) once more than N lines are rejected.
+    #[arg(long, value_name = "N")]
+    max_rejected: Option<u64>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Serve HTTP ingest: NDJSON, the Elasticsearch bulk API; answered only once durable.
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
+}
+
+/// Where records go and how the pipeline runs: shared by files, pipes and the server.
+#[derive(clap::Args, Debug)]
+struct PipelineArgs {
     /// Data directory [default: $SLUICE_DATA_DIR, else ./sluice-data].
     #[arg(long, value_name = "DIR", env = "SLUICE_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -66,30 +99,18 @@ struct Args {
     #[arg(long, value_name = "NAME")]
     service: Option<String>,
 
-    /// Also print the run summary as one JSON object, last on stdout.
-    #[arg(long)]
-    summary_json: bool,
-
-    /// Normalize and print records as NDJSON on stdout; write nothing.
-    #[arg(long)]
-    dry_run: bool,
-
     /// Longest accepted line, in bytes; longer lines are rejected.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE_BYTES)]
     max_line_bytes: usize,
-
-    /// Fail (exit 2) once more than N lines are rejected.
-    #[arg(long, value_name = "N")]
-    max_rejected: Option<u64>,
 
     /// Input bytes per committed batch: larger batches ingest faster, smaller
     /// ones lose less work to a crash (a rerun resumes after the last batch).
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     batch_bytes: u64,
 
-    /// When a pipe goes quiet (`app | sluice-ingest`), commit what it sent
-    /// after at most this long, so `sluice tail -f` shows it: 500ms, 1s, 5s.
-    /// Files and busy pipes commit every --batch-bytes.
+    /// When a pipe goes quiet (`app | sluice-ingest`), or for what the server
+    /// received, commit after at most this long, so `sluice tail -f` shows it:
+    /// 500ms, 1s, 5s. Files and busy pipes commit every --batch-bytes.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     commit_interval: Duration,
 
@@ -104,6 +125,76 @@ struct Args {
     /// tantivy's indexing memory per open day split, in MiB (at least 15 per indexing thread).
     #[arg(long, value_name = "MIB", default_value_t = 96)]
     index_memory_mib: usize,
+}
+
+impl PipelineArgs {
+    fn config(&self, inputs: Vec<Input>) -> IngestConfig {
+        let data_dir = self.data_dir.clone().unwrap_or_else(|| PathBuf::from("sluice-data"));
+        let mut config = IngestConfig::new(data_dir, inputs);
+        config.schema = self.schema.clone();
+        config.service = self.service.clone();
+        config.max_line_bytes = self.max_line_bytes;
+        config.batch_bytes = self.batch_bytes.max(1);
+        config.commit_interval = self.commit_interval;
+        config.workers = self.workers.unwrap_or(config.workers).max(1);
+        config.index_threads = self.index_threads.unwrap_or(config.index_threads).max(1);
+        config.index_memory_bytes = self.index_memory_mib << 20;
+        config
+    }
+}
+
+const SERVE_HELP: &str = "\
+Endpoints:
+  POST /api/v1/ingest            NDJSON lines; ?service=NAME sets the service of records
+                                 that name none, ?schema=FORMAT reads every line as that
+                                 logger's format (ecs, pino, zap, logrus, ...)
+  POST /_bulk, /{index}/_bulk    the Elasticsearch bulk API (index and create actions)
+  GET  /                         what Elasticsearch clients check before writing
+  GET  /health/live, /health/ready, /metrics (Prometheus)
+
+A 2xx answer means the lines are in the write-ahead log (DIR/wal) and fsync'd:
+they survive a crash and are indexed on the next start. Rejected lines are
+listed in the answer and kept in DIR/deadletter/. Bodies may be gzip, zstd or
+deflate (Content-Encoding). When indexing falls behind, or too many requests
+are in flight, requests get 429 with Retry-After.
+
+Authentication: with --token-file, every endpoint but /health/* needs one of
+its tokens, as `Authorization: Bearer TOKEN`, `ApiKey TOKEN`, or the password
+of Basic authentication. Listening beyond loopback requires --token-file.
+
+SIGTERM or Ctrl-C: stop accepting, finish requests in flight, commit, exit 0.
+
+Examples:
+  sluice-ingest serve --data-dir /var/lib/sluice
+  sluice-ingest serve --listen 0.0.0.0:7280 --token-file /etc/sluice/tokens
+  curl --data-binary @app.ndjson 'http://127.0.0.1:7280/api/v1/ingest?service=checkout'";
+
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on. Beyond loopback, --token-file is required.
+    #[arg(long, value_name = "ADDR", default_value = sluice_ingest::serve::DEFAULT_LISTEN)]
+    listen: SocketAddr,
+
+    /// File of bearer tokens, one per line (blank lines and # comments skipped).
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+
+    /// Largest request body, in bytes, after decompression (413 beyond).
+    #[arg(long, value_name = "BYTES", default_value_t = 10 << 20)]
+    max_body_bytes: usize,
+
+    /// Requests read or processed at once (429 beyond): bounds memory to
+    /// about this many times --max-body-bytes.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    max_requests_in_flight: usize,
+
+    /// How far, in MiB, the write-ahead log may run ahead of indexing before
+    /// requests get 429.
+    #[arg(long, value_name = "MIB", default_value_t = 512)]
+    max_wal_behind_mib: u64,
 }
 
 /// `500ms`, `1s`, `1.5s`, `2m`: a number and a unit.
@@ -123,19 +214,13 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::Serve(serve_args)) = args.command {
+        return serve(serve_args);
+    }
     if !args.dry_run {
-        let data_dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from("sluice-data"));
-        let mut config = IngestConfig::new(data_dir, args.files.iter().map(|f| Input::from_arg(f)).collect());
-        config.schema = args.schema;
-        config.service = args.service;
-        config.max_line_bytes = args.max_line_bytes;
+        let mut config = args.pipeline.config(args.files.iter().map(|f| Input::from_arg(f)).collect());
         config.max_rejected = args.max_rejected;
-        config.batch_bytes = args.batch_bytes.max(1);
-        config.commit_interval = args.commit_interval;
         config.progress = io::stderr().is_terminal();
-        config.workers = args.workers.unwrap_or(config.workers).max(1);
-        config.index_threads = args.index_threads.unwrap_or(config.index_threads).max(1);
-        config.index_memory_bytes = args.index_memory_mib << 20;
         return match ingest(&config) {
             Ok(summary) => {
                 if args.summary_json {
@@ -149,9 +234,9 @@ fn main() -> ExitCode {
     }
     let config = DryRunConfig {
         inputs: args.files.iter().map(|f| Input::from_arg(f)).collect(),
-        schema: args.schema,
-        service: args.service,
-        max_line_bytes: args.max_line_bytes,
+        schema: args.pipeline.schema,
+        service: args.pipeline.service,
+        max_line_bytes: args.pipeline.max_line_bytes,
         max_rejected: args.max_rejected,
     };
     let stdout = io::stdout();
@@ -164,6 +249,31 @@ fn main() -> ExitCode {
                 let _ = writeln!(records, "{}", summary.to_json());
             }
             let _ = writeln!(rejects, "{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => report(&error),
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let mut config = ServeConfig::new(args.pipeline.config(Vec::new()));
+    config.listen = args.listen;
+    config.max_body_bytes = args.max_body_bytes.max(1);
+    config.max_requests_in_flight = args.max_requests_in_flight.max(1);
+    config.max_wal_behind_bytes = args.max_wal_behind_mib << 20;
+    if let Some(path) = &args.token_file {
+        match Tokens::load(path) {
+            Ok(tokens) => config.tokens = Some(tokens),
+            Err(error) => return report(&error.into()),
+        }
+    }
+    let data_dir = config.ingest.data_dir.display().to_string();
+    let result = sluice_ingest::serve::serve(&config, |addr| {
+        eprintln!("sluice-ingest: listening on http://{addr}, data in {data_dir}");
+    });
+    match result {
+        Ok(summary) => {
+            eprintln!("{summary}");
             ExitCode::SUCCESS
         }
         Err(error) => report(&error),

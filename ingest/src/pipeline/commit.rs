@@ -11,13 +11,27 @@ use sluice_index::splits::SplitWriters;
 use crate::error::IngestError;
 use crate::pipeline::batch::StagedBatch;
 
+/// Called after each commit with the stored manifest.
+type CommitHook = Box<dyn FnMut(&Manifest) + Send>;
+
 pub struct Committer {
-    pub dir: DataDir,
-    pub manifest: Manifest,
-    pub splits: SplitWriters,
+    dir: DataDir,
+    manifest: Manifest,
+    splits: SplitWriters,
+    /// Called with each stored manifest, after the batch is published (the
+    /// server drops write-ahead log segments the manifest has passed).
+    on_commit: Option<CommitHook>,
 }
 
 impl Committer {
+    pub fn new(dir: DataDir, manifest: Manifest, splits: SplitWriters) -> Committer {
+        Committer { dir, manifest, splits, on_commit: None }
+    }
+
+    pub fn on_commit(&mut self, hook: impl FnMut(&Manifest) + Send + 'static) {
+        self.on_commit = Some(Box::new(hook));
+    }
+
     pub fn commit(&mut self, batch: StagedBatch) -> Result<(), IngestError> {
         for (timestamp, document) in batch.documents {
             self.splits.add_document(timestamp, document).map_err(IngestError::Index)?;
@@ -28,6 +42,9 @@ impl Committer {
         self.manifest.store(&self.dir).map_err(IngestError::DataDir)?;
         for file in &batch.staged {
             file.publish().map_err(IngestError::Archive)?;
+        }
+        if let Some(hook) = &mut self.on_commit {
+            hook(&self.manifest);
         }
         Ok(())
     }

@@ -24,10 +24,10 @@
 //!    stores the manifest, publishes. Stages 3 and 4 overlap: batch n+1 is
 //!    sorted and compressed while batch n is indexed.
 
-mod batch;
+pub(crate) mod batch;
 mod commit;
 mod normalize;
-mod read;
+pub(crate) mod read;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use sluice_index::archive::{ArchiveLayout, ArchiveWriter};
-use sluice_index::data_dir::DataDir;
+use sluice_index::data_dir::{DataDir, Manifest};
 use sluice_index::fields::IndexFields;
 use sluice_index::splits::SplitWriters;
 use sluice_schemas::{CompiledSchema, Normalizer, NormalizerConfig};
@@ -45,10 +45,10 @@ use crate::error::IngestError;
 use crate::progress::Progress;
 use crate::source::Input;
 use crate::summary::Summary;
-use batch::Batcher;
-use commit::Committer;
-use normalize::{ChunkNormalizer, NormalizedChunk};
-use read::{Chunk, read_inputs};
+pub(crate) use batch::{Batcher, StagedBatch};
+pub(crate) use commit::Committer;
+pub(crate) use normalize::{ChunkNormalizer, LineRejection, NormalizedChunk};
+pub(crate) use read::{Chunk, ChunkLine, read_inputs};
 
 /// Everything an ingest run needs, parsed from the command line.
 #[derive(Clone, Debug)]
@@ -102,45 +102,134 @@ type Work = (Chunk, Sender<Result<NormalizedChunk, IngestError>>);
 /// A chunk's result slot, in input order, and whether the input went quiet after it.
 type Ordered = (Receiver<Result<NormalizedChunk, IngestError>>, bool);
 
+/// What the batch stage is handed next.
+pub(crate) enum Next {
+    /// A normalized chunk, in input order; `idle` when its input went quiet after it.
+    Chunk { chunk: Box<NormalizedChunk>, idle: bool },
+    /// The deadline passed with nothing new.
+    Timeout,
+    /// The input is done.
+    End,
+}
+
+/// The open stores of a data directory, recovered and ready for batches.
+pub(crate) struct Stores {
+    pub manifest: Manifest,
+    pub fields: IndexFields,
+    pub layout: Arc<ArchiveLayout>,
+    pub compiled: Arc<CompiledSchema>,
+    pub batcher: Batcher,
+    pub committer: Committer,
+}
+
+impl Stores {
+    /// Opens the data directory, undoing or finishing an interrupted commit.
+    pub fn open(config: &IngestConfig) -> Result<Stores, IngestError> {
+        let schema = load_schema(config.schema.as_deref())?;
+        let dir = DataDir::open(&config.data_dir).map_err(IngestError::DataDir)?;
+        let fields = IndexFields::new(&schema);
+        let (manifest, _recovery) = dir.recover(&fields).map_err(IngestError::DataDir)?;
+        let layout = Arc::new(ArchiveLayout::new(&schema));
+        let archive = ArchiveWriter::new(&dir.archive(), config.zstd_level).map_err(IngestError::Archive)?;
+        let index_memory =
+            config.index_memory_bytes.max(config.index_threads * sluice_index::splits::MIN_MEMORY_BUDGET_PER_THREAD);
+        let splits = SplitWriters::new(&dir.index(), fields.clone(), index_memory, config.index_threads);
+        let compiled = Arc::new(CompiledSchema::new(schema));
+        let batcher = Batcher::new(dir.clone(), fields.clone(), layout.clone(), archive, manifest.last_batch + 1);
+        let committer = Committer::new(dir, manifest.clone(), splits);
+        Ok(Stores { manifest, fields, layout, compiled, batcher, committer })
+    }
+
+    /// A worker's normalizer for this schema.
+    pub fn chunk_normalizer(&self, config: &IngestConfig) -> ChunkNormalizer {
+        let normalizer = Normalizer::new(self.compiled.clone(), NormalizerConfig::default());
+        ChunkNormalizer::new(
+            normalizer,
+            self.fields.clone(),
+            self.layout.clone(),
+            config.max_line_bytes,
+            config.service.clone(),
+        )
+    }
+}
+
 /// Stages the open batch and hands it to the commit stage. `false` when the
 /// commit stage has stopped (it failed, and reports why).
-fn close_batch(batcher: &mut Batcher, staged: &Sender<batch::StagedBatch>) -> Result<bool, IngestError> {
+fn close_batch(batcher: &mut Batcher, staged: &Sender<StagedBatch>) -> Result<bool, IngestError> {
     Ok(match batcher.close()? {
         Some(batch) => staged.send(batch).is_ok(),
         None => true,
     })
 }
 
+/// Stage 3's loop: adds chunks to the open batch, closes it at
+/// `batch_bytes` or once a quiet input's lines have waited
+/// `commit_interval`, and closes the last one at the end. `next` is given
+/// the deadline to wait until, if any.
+pub(crate) fn run_batch_stage(
+    config: &IngestConfig,
+    batcher: &mut Batcher,
+    staged_tx: &Sender<StagedBatch>,
+    progress: &Progress,
+    mut next: impl FnMut(Option<Instant>) -> Result<Next, IngestError>,
+) -> Result<Summary, IngestError> {
+    let mut summary = Summary::default();
+    let mut quiet = false;
+    let mut last_close = Instant::now();
+    loop {
+        let deadline = (quiet && batcher.open_bytes() > 0).then(|| last_close + config.commit_interval);
+        let (chunk, idle) = match next(deadline)? {
+            Next::Chunk { chunk, idle } => (chunk, idle),
+            Next::Timeout => {
+                // The input stayed quiet: commit what it sent.
+                last_close = Instant::now();
+                if !close_batch(batcher, staged_tx)? {
+                    return Ok(summary);
+                }
+                continue;
+            }
+            Next::End => break,
+        };
+        summary.merge_counts(&chunk.counts);
+        summary.bytes_read += chunk.bytes;
+        progress.set_rejected(summary.rejected());
+        if let Some(max) = config.max_rejected
+            && summary.rejected() > max
+        {
+            return Err(IngestError::TooManyRejected { rejected: summary.rejected(), max });
+        }
+        batcher.add(*chunk);
+        quiet = idle;
+        let due = quiet && last_close.elapsed() >= config.commit_interval;
+        if (batcher.open_bytes() >= config.batch_bytes || due) && batcher.open_bytes() > 0 {
+            last_close = Instant::now();
+            if !close_batch(batcher, staged_tx)? {
+                return Ok(summary);
+            }
+        }
+    }
+    // A stopped commit stage reports its own failure.
+    close_batch(batcher, staged_tx)?;
+    Ok(summary)
+}
+
 /// Ingests every input into the data directory; returns the run's account.
 pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
     let started = Instant::now();
-    let schema = load_schema(config.schema.as_deref())?;
-    let dir = DataDir::open(&config.data_dir).map_err(IngestError::DataDir)?;
-    let fields = IndexFields::new(&schema);
-    let (manifest, _recovery) = dir.recover(&fields).map_err(IngestError::DataDir)?;
-    let layout = Arc::new(ArchiveLayout::new(&schema));
-    let archive = ArchiveWriter::new(&dir.archive(), config.zstd_level).map_err(IngestError::Archive)?;
-    let index_memory =
-        config.index_memory_bytes.max(config.index_threads * sluice_index::splits::MIN_MEMORY_BUDGET_PER_THREAD);
-    let splits = SplitWriters::new(&dir.index(), fields.clone(), index_memory, config.index_threads);
-    let compiled = Arc::new(CompiledSchema::new(schema));
+    let stores = Stores::open(config)?;
     let inputs = if config.inputs.is_empty() { vec![Input::Stdin] } else { config.inputs.clone() };
     let workers = config.workers.max(1);
     let progress = Progress::new();
-
-    let mut batcher = Batcher::new(dir.clone(), fields.clone(), layout.clone(), archive, manifest.last_batch + 1);
-    let mut committer = Committer { dir, manifest: manifest.clone(), splits };
+    let normalizers: Vec<ChunkNormalizer> = (0..workers).map(|_| stores.chunk_normalizer(config)).collect();
+    let Stores { manifest, mut batcher, mut committer, .. } = stores;
     let (work_tx, work_rx) = bounded::<Work>(workers * 2);
     let (order_tx, order_rx) = bounded::<Ordered>(workers * 4);
     // A rendezvous: at most one staged batch waits while another is indexed.
     let (staged_tx, staged_rx) = bounded(0);
 
     let (read_result, batch_result, commit_result) = std::thread::scope(|scope| {
-        for _ in 0..workers {
+        for mut worker in normalizers {
             let work_rx = work_rx.clone();
-            let normalizer =
-                Normalizer::new(compiled.clone(), NormalizerConfig { default_service: config.service.clone() });
-            let mut worker = ChunkNormalizer::new(normalizer, fields.clone(), layout.clone(), config.max_line_bytes);
             scope.spawn(move || {
                 for (chunk, reply) in work_rx {
                     // The batch stage may have stopped; then nobody waits.
@@ -150,50 +239,22 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
         }
         drop(work_rx);
         let progress = &progress;
-        let batching = scope.spawn(move || -> Result<Summary, IngestError> {
-            let mut summary = Summary::default();
-            let mut quiet = false;
-            let mut last_close = Instant::now();
-            loop {
-                let next = if quiet && batcher.open_bytes() > 0 {
-                    order_rx.recv_deadline(last_close + config.commit_interval)
-                } else {
-                    order_rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        let batching = scope.spawn(move || {
+            run_batch_stage(config, &mut batcher, &staged_tx, progress, |deadline| {
+                let next = match deadline {
+                    Some(deadline) => order_rx.recv_deadline(deadline),
+                    None => order_rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
                 };
-                let (reply, idle) = match next {
-                    Ok(next) => next,
-                    Err(RecvTimeoutError::Timeout) => {
-                        // The input stayed quiet: commit what it sent.
-                        last_close = Instant::now();
-                        if !close_batch(&mut batcher, &staged_tx)? {
-                            return Ok(summary);
-                        }
-                        continue;
+                match next {
+                    Ok((reply, idle)) => {
+                        let chunk =
+                            reply.recv().map_err(|_| IngestError::Internal("a normalizer thread stopped".into()))??;
+                        Ok(Next::Chunk { chunk: Box::new(chunk), idle })
                     }
-                    Err(RecvTimeoutError::Disconnected) => break,
-                };
-                let chunk = reply.recv().map_err(|_| IngestError::Internal("a normalizer thread stopped".into()))??;
-                summary.merge_counts(&chunk.counts);
-                summary.bytes_read += chunk.bytes;
-                progress.set_rejected(summary.rejected());
-                if let Some(max) = config.max_rejected
-                    && summary.rejected() > max
-                {
-                    return Err(IngestError::TooManyRejected { rejected: summary.rejected(), max });
+                    Err(RecvTimeoutError::Timeout) => Ok(Next::Timeout),
+                    Err(RecvTimeoutError::Disconnected) => Ok(Next::End),
                 }
-                batcher.add(chunk);
-                quiet = idle;
-                let due = quiet && last_close.elapsed() >= config.commit_interval;
-                if (batcher.open_bytes() >= config.batch_bytes || due) && batcher.open_bytes() > 0 {
-                    last_close = Instant::now();
-                    if !close_batch(&mut batcher, &staged_tx)? {
-                        return Ok(summary);
-                    }
-                }
-            }
-            // A stopped commit stage reports its own failure.
-            close_batch(&mut batcher, &staged_tx)?;
-            Ok(summary)
+            })
         });
         let committing = scope.spawn(move || -> Result<(), IngestError> {
             for staged in staged_rx {

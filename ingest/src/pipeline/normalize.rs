@@ -32,6 +32,16 @@ pub struct NormalizedChunk {
     pub counts: Summary,
     pub bytes: u64,
     pub checkpoint: Option<(String, Checkpoint)>,
+    /// Each rejected line, in input order (HTTP answers with them).
+    pub rejections: Vec<LineRejection>,
+}
+
+/// A rejected line: its number in its input, why, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineRejection {
+    pub number: u64,
+    pub reason: RejectReason,
+    pub detail: String,
 }
 
 /// One worker's state, reused from chunk to chunk.
@@ -41,6 +51,8 @@ pub struct ChunkNormalizer {
     archive: ArchiveBatchBuilder,
     buffer: LineBuffer,
     max_line_bytes: usize,
+    /// `--service`, for chunks that bring no service of their own.
+    default_service: Option<String>,
 }
 
 impl ChunkNormalizer {
@@ -49,8 +61,10 @@ impl ChunkNormalizer {
         fields: IndexFields,
         layout: Arc<ArchiveLayout>,
         max_line_bytes: usize,
+        default_service: Option<String>,
     ) -> ChunkNormalizer {
         ChunkNormalizer {
+            default_service,
             normalizer,
             fields,
             archive: ArchiveBatchBuilder::new(layout),
@@ -64,12 +78,20 @@ impl ChunkNormalizer {
         let mut timestamps = Vec::with_capacity(chunk.lines.len());
         let mut documents = Vec::with_capacity(chunk.lines.len());
         let mut dead_letters = Vec::new();
+        let mut rejections = Vec::new();
+        self.normalizer.set_default_service(chunk.service.as_deref().or(self.default_service.as_deref()));
+        self.normalizer.set_producer(chunk.producer);
         self.archive.reserve(chunk.lines.len(), chunk.data.len());
         for line in &chunk.lines {
             let bytes = &chunk.data[line.start..line.end];
             if let Some(length) = line.too_long {
                 counts.count_rejected(RejectReason::LineTooLong);
                 let detail = format!("line is {length} bytes, longer than --max-line-bytes {}", self.max_line_bytes);
+                rejections.push(LineRejection {
+                    number: line.number,
+                    reason: RejectReason::LineTooLong,
+                    detail: detail.clone(),
+                });
                 dead_letter::write_entry(
                     &mut dead_letters,
                     &chunk.source,
@@ -92,6 +114,7 @@ impl ChunkNormalizer {
                 Err(rejection) => {
                     let (reason, detail) = RejectReason::of_rejection(rejection, bytes);
                     counts.count_rejected(reason);
+                    rejections.push(LineRejection { number: line.number, reason, detail: detail.clone() });
                     dead_letter::write_entry(
                         &mut dead_letters,
                         &chunk.source,
@@ -113,6 +136,7 @@ impl ChunkNormalizer {
             counts,
             bytes: chunk.bytes,
             checkpoint: chunk.checkpoint,
+            rejections,
         })
     }
 }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use sluice_index::data_dir::{Checkpoint, Manifest};
-use sluice_schemas::Timestamp;
+use sluice_schemas::{Producer, Timestamp};
 
 use crate::error::IngestError;
 use crate::framing::{Frame, LineReader, is_blank};
@@ -53,10 +53,15 @@ pub struct Chunk {
     pub checkpoint: Option<(String, Checkpoint)>,
     /// Sent because the input went quiet, not because the chunk was full.
     pub idle: bool,
+    /// The service of records that name none, when the input says (HTTP's
+    /// `?service=`); else `--service`.
+    pub service: Option<Arc<str>>,
+    /// Read every line with this producer's profile (HTTP's `?schema=`).
+    pub producer: Option<Producer>,
 }
 
 impl Chunk {
-    fn new(source: &Arc<str>) -> Chunk {
+    pub(crate) fn new(source: &Arc<str>) -> Chunk {
         Chunk {
             source: source.clone(),
             data: Vec::with_capacity(CHUNK_BYTES + 4096),
@@ -67,6 +72,8 @@ impl Chunk {
             blank: 0,
             checkpoint: None,
             idle: false,
+            service: None,
+            producer: None,
         }
     }
 

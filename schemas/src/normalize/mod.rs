@@ -15,7 +15,7 @@ use simd_json::{Node, Tape};
 
 use crate::error::ErrorKind;
 use crate::plan::CompiledSchema;
-use crate::producer::detect;
+use crate::producer::{Producer, detect};
 use crate::record::Record;
 use crate::timestamp::Timestamp;
 
@@ -130,6 +130,9 @@ impl LineBuffer {
 pub struct Normalizer {
     compiled: Arc<CompiledSchema>,
     default_service: Option<String>,
+    /// When set, every line is read with this producer's profile instead of
+    /// the detected one (HTTP's `?schema=`).
+    producer: Option<Producer>,
     buffers: simd_json::Buffers,
     tape: Option<Tape<'static>>,
     path: String,
@@ -141,6 +144,7 @@ impl Normalizer {
         Normalizer {
             compiled,
             default_service: config.default_service,
+            producer: None,
             buffers: simd_json::Buffers::new(4096),
             tape: Some(Tape::null()),
             path: String::with_capacity(128),
@@ -152,6 +156,19 @@ impl Normalizer {
     pub fn with_default_schema() -> Normalizer {
         let compiled = CompiledSchema::new(crate::Schema::builtin());
         Normalizer::new(Arc::new(compiled), NormalizerConfig::default())
+    }
+
+    /// The service of records that name none, from now on.
+    pub fn set_default_service(&mut self, service: Option<&str>) {
+        if self.default_service.as_deref() != service {
+            self.default_service = service.map(str::to_owned);
+        }
+    }
+
+    /// Reads lines as `producer` wrote them, skipping detection; `None`
+    /// detects each line's producer again.
+    pub fn set_producer(&mut self, producer: Option<Producer>) {
+        self.producer = producer;
     }
 
     pub fn compiled_schema(&self) -> &Arc<CompiledSchema> {
@@ -219,7 +236,7 @@ impl Normalizer {
                 return Err(Rejection { reason: RejectReason::InvalidJson, detail: "empty input".into() });
             }
         }
-        let producer = detect(top_level_markers(nodes));
+        let producer = self.producer.unwrap_or_else(|| detect(top_level_markers(nodes)));
         let compiled: &CompiledSchema = &self.compiled;
         let plan = compiled.plan(producer);
         let mut builder = Builder::new(compiled.declared.len(), nodes.len() / 2);

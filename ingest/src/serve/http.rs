@@ -1,0 +1,470 @@
+//! Routes, authentication, limits and answers.
+//!
+//! Every error is a JSON body in Elasticsearch's shape, which every client
+//! here can print: `{"error": {"type": …, "reason": …}, "status": N}`.
+//! 429 and 503 carry `Retry-After`. Health probes need no token; everything
+//! else does when the server has tokens.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use crossbeam_channel::{Sender, TrySendError};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use sluice_schemas::Producer;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower_http::decompression::RequestDecompressionLayer;
+
+use super::elastic;
+use super::lines::ChunkBuilder;
+use super::metrics::Gauges;
+use super::{Job, Outcome, Refusal, ServeConfig, ServeError, Shared, Tokens};
+use crate::error::IngestError;
+
+/// What every handler shares.
+#[derive(Clone)]
+struct AppState {
+    jobs: Sender<Job>,
+    shared: Arc<Shared>,
+    tokens: Option<Arc<Tokens>>,
+    in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
+    max_body_bytes: usize,
+    max_line_bytes: usize,
+    max_wal_behind_bytes: u64,
+}
+
+/// Serves until SIGTERM or SIGINT, then lets requests in flight finish.
+pub(crate) fn run(
+    config: &ServeConfig,
+    listener: std::net::TcpListener,
+    jobs: Sender<Job>,
+    shared: Arc<Shared>,
+    on_listening: impl FnOnce(),
+) -> Result<(), IngestError> {
+    let state = AppState {
+        jobs,
+        shared,
+        tokens: config.tokens.clone().map(Arc::new),
+        in_flight: Arc::new(Semaphore::new(config.max_requests_in_flight)),
+        max_in_flight: config.max_requests_in_flight,
+        max_body_bytes: config.max_body_bytes,
+        max_line_bytes: config.ingest.max_line_bytes,
+        max_wal_behind_bytes: config.max_wal_behind_bytes,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("sluice-http")
+        .enable_all()
+        .build()
+        .map_err(ServeError::Server)?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Server)?;
+        let app = router(state);
+        on_listening();
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(ServeError::Server)
+    })?;
+    Ok(())
+}
+
+fn router(state: AppState) -> Router {
+    let elastic = Router::new()
+        .route("/", get(es_root))
+        .route("/_cluster/health", get(es_cluster_health))
+        .route("/_bulk", post(es_bulk))
+        .route("/{index}/_bulk", post(es_bulk_into))
+        .layer(middleware::map_response(|mut response: Response| async {
+            // Elasticsearch clients refuse a server without it.
+            response.headers_mut().insert("x-elastic-product", HeaderValue::from_static("Elasticsearch"));
+            response
+        }));
+    let protected = Router::new()
+        .route("/api/v1/ingest", post(ingest_ndjson))
+        .route("/metrics", get(metrics))
+        .merge(elastic)
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    Router::new()
+        .route("/health/live", get(|| async { (StatusCode::OK, axum::Json(json!({"status": "live"}))) }))
+        .route("/health/ready", get(ready))
+        .merge(protected)
+        .fallback(|request: Request| async move {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no endpoint {} {}", request.method(), request.uri().path()),
+            )
+        })
+        .layer(RequestDecompressionLayer::new())
+        .with_state(state)
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    eprintln!("sluice-ingest: stopping: finishing requests in flight, then committing");
+}
+
+/// An answer other than success.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    reason: String,
+    retry_after: Option<u32>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, kind: &'static str, reason: impl Into<String>) -> ApiError {
+        ApiError { status, kind, reason: reason.into(), retry_after: None }
+    }
+
+    fn retry(mut self, seconds: u32) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "error": {"type": self.kind, "reason": self.reason, "root_cause": [{"type": self.kind, "reason": self.reason}]},
+            "status": self.status.as_u16(),
+        });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"sluice\""));
+        }
+        response
+    }
+}
+
+async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if let Some(tokens) = &state.tokens {
+        let header = request.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+        if !tokens.allows(header) {
+            let reason = if header.is_some() {
+                "the token is not one of the server's (--token-file)"
+            } else {
+                "this server needs a token: send `Authorization: Bearer TOKEN`"
+            };
+            return ApiError::new(StatusCode::UNAUTHORIZED, "security_exception", reason).into_response();
+        }
+    }
+    next.run(request).await
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    let behind = state.shared.wal_behind();
+    if !state.shared.ready.load(Ordering::Relaxed) {
+        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "replaying the write-ahead log")
+            .retry(1)
+            .into_response();
+    }
+    if behind > state.max_wal_behind_bytes {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            format!("indexing is {behind} bytes behind the write-ahead log"),
+        )
+        .retry(1)
+        .into_response();
+    }
+    (StatusCode::OK, axum::Json(json!({"status": "ready", "wal_behind_bytes": behind}))).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let gauges = Gauges {
+        queue_depth: state.jobs.len(),
+        requests_in_flight: state.max_in_flight - state.in_flight.available_permits(),
+        wal_disk_bytes: super::wal::disk_bytes(&state.shared.wal_dir),
+        wal_behind_bytes: state.shared.wal_behind(),
+    };
+    let text = state.shared.metrics.render(&gauges);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+impl AppState {
+    /// A slot for one request, or 429 when the server is full or indexing
+    /// has fallen behind.
+    fn admit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        let behind = self.shared.wal_behind();
+        if behind > self.max_wal_behind_bytes {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "es_rejected_execution_exception",
+                format!("indexing is {behind} bytes behind; retry shortly"),
+            )
+            .retry(1));
+        }
+        self.in_flight.clone().try_acquire_owned().map_err(|_| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "es_rejected_execution_exception",
+                format!("{} requests are in flight already; retry shortly", self.max_in_flight),
+            )
+            .retry(1)
+        })
+    }
+
+    /// Admits a request of lines and reads its body.
+    async fn receive(&self, params: &HashMap<String, String>, request: Request) -> Result<Received, ApiError> {
+        expect_lines(request.headers())?;
+        let (service, producer) = ingest_params(params)?;
+        let slot = self.admit()?;
+        let (parts, body) = request.into_parts();
+        let body = self.read_body(&parts.headers, body).await?;
+        Ok(Received { body, service: service.map(str::to_owned), producer, _slot: slot })
+    }
+
+    /// Reads the whole body, decompressed, within the limit.
+    async fn read_body(&self, headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError> {
+        let limit = self.max_body_bytes;
+        let too_large = || {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "content_too_long_exception",
+                format!("the request body is larger than {limit} bytes (--max-body-bytes); send smaller batches"),
+            )
+        };
+        let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit as u64) {
+            return Err(too_large());
+        }
+        let mut body = body;
+        let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|error| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "parse_exception",
+                    format!("cannot read the request body: {error}"),
+                )
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if bytes.len() + data.len() > limit {
+                    return Err(too_large());
+                }
+                bytes.extend_from_slice(&data);
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// Hands the lines to a worker and waits until they are durable.
+    async fn submit(&self, chunk: crate::pipeline::Chunk) -> Result<Outcome, ApiError> {
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        match self.jobs.try_send(Job { chunk, reply }) {
+            Ok(()) => {}
+            // Admitted requests never outnumber the queue's slots; a full
+            // queue means the server is stopping.
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                return Err(
+                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the server is stopping").retry(5)
+                );
+            }
+        }
+        match outcome.await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(Refusal::Unavailable(reason))) => {
+                Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason).retry(5))
+            }
+            Err(_) => Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the request's lines were dropped by a stopped worker (a bug: please report it); nothing was kept",
+            )),
+        }
+    }
+}
+
+/// An admitted request, read: it holds its in-flight slot until answered.
+struct Received {
+    body: Vec<u8>,
+    service: Option<String>,
+    producer: Option<Producer>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Received {
+    fn lines(&self, source: &str, max_line_bytes: usize) -> ChunkBuilder {
+        ChunkBuilder::new(source, self.service.as_deref(), self.producer, max_line_bytes)
+    }
+}
+
+/// `?service=` and `?schema=`.
+fn ingest_params(params: &HashMap<String, String>) -> Result<(Option<&str>, Option<Producer>), ApiError> {
+    let service = params.get("service").map(String::as_str).filter(|s| !s.is_empty());
+    let producer = match params.get("schema").map(String::as_str) {
+        None | Some("") => None,
+        Some(name) => Some(Producer::from_name(name).ok_or_else(|| {
+            let known: Vec<&str> = Producer::ALL.iter().map(|p| p.as_str()).collect();
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "illegal_argument_exception",
+                format!("unknown schema `{name}`: expected one of {}", known.join(", ")),
+            )
+        })?),
+    };
+    Ok((service, producer))
+}
+
+/// Refuses bodies that are not lines of JSON (a protobuf sent to the wrong URL).
+fn expect_lines(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(content_type) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    // curl's --data-binary says form-urlencoded unless told otherwise.
+    let accepted = [
+        "application/x-ndjson",
+        "application/json",
+        "text/plain",
+        "application/vnd.elasticsearch+x-ndjson",
+        "application/x-www-form-urlencoded",
+    ];
+    if accepted.contains(&mime.as_str()) || mime.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "media_type_header_exception",
+        format!(
+            "Content-Type `{content_type}` is not supported here: send newline-delimited JSON (application/x-ndjson)"
+        ),
+    ))
+}
+
+fn source_name(peer: SocketAddr, path: &str) -> String {
+    format!("http {peer} {path}")
+}
+
+/// Decodes on this thread while letting the runtime move its other tasks.
+fn decode<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+async fn ingest_ndjson(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(params): Query<HashMap<String, String>>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let response = async {
+        let received = state.receive(&params, request).await?;
+        let chunk = decode(|| {
+            let mut lines = received.lines(&source_name(peer, "/api/v1/ingest"), state.max_line_bytes);
+            lines.push_ndjson(&received.body);
+            lines.finish()
+        });
+        let lines_read = chunk.lines_read;
+        let blank = chunk.blank;
+        let outcome = state.submit(chunk).await?;
+        let rejections: Vec<Value> = outcome
+            .rejections
+            .iter()
+            .map(|r| json!({"line": r.number, "reason": r.reason.as_str(), "detail": r.detail}))
+            .collect();
+        Ok::<_, ApiError>(axum::Json(json!({
+            "lines_read": lines_read,
+            "accepted": outcome.accepted,
+            "rejected": rejections.len(),
+            "blank": blank,
+            "rejections": rejections,
+        })))
+    }
+    .await
+    .into_response();
+    state.shared.metrics.observe_request("ingest", response.status().as_u16(), started.elapsed());
+    response
+}
+
+async fn es_bulk(
+    state: State<AppState>,
+    peer: ConnectInfo<SocketAddr>,
+    params: Query<HashMap<String, String>>,
+    request: Request,
+) -> Response {
+    bulk(state, peer, params, "logs".to_owned(), request).await
+}
+
+async fn es_bulk_into(
+    state: State<AppState>,
+    peer: ConnectInfo<SocketAddr>,
+    Path(index): Path<String>,
+    params: Query<HashMap<String, String>>,
+    request: Request,
+) -> Response {
+    bulk(state, peer, params, index, request).await
+}
+
+async fn bulk(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(params): Query<HashMap<String, String>>,
+    index: String,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let response = async {
+        let received = state.receive(&params, request).await?;
+        let (request, chunk) = decode(|| {
+            let mut lines = received.lines(&source_name(peer, &format!("/{index}/_bulk")), state.max_line_bytes);
+            let request = elastic::decode_bulk(&received.body, &index, &mut lines);
+            (request, lines.finish())
+        });
+        let request =
+            request.map_err(|reason| ApiError::new(StatusCode::BAD_REQUEST, "illegal_argument_exception", reason))?;
+        let id_prefix = format!("{:x}", chunk.observed.as_nanos());
+        let outcome = state.submit(chunk).await?;
+        let took = started.elapsed().as_millis() as u64;
+        Ok::<_, ApiError>(axum::Json(elastic::bulk_response(&request, &outcome.rejections, took, &id_prefix)))
+    }
+    .await
+    .into_response();
+    state.shared.metrics.observe_request("bulk", response.status().as_u16(), started.elapsed());
+    response
+}
+
+async fn es_root() -> Response {
+    axum::Json(elastic::root_info()).into_response()
+}
+
+async fn es_cluster_health() -> Response {
+    axum::Json(json!({
+        "cluster_name": "sluice", "status": "green", "timed_out": false,
+        "number_of_nodes": 1, "number_of_data_nodes": 1,
+        "active_primary_shards": 1, "active_shards": 1, "relocating_shards": 0, "initializing_shards": 0,
+        "unassigned_shards": 0, "delayed_unassigned_shards": 0, "number_of_pending_tasks": 0,
+        "number_of_in_flight_fetch": 0, "task_max_waiting_in_queue_millis": 0, "active_shards_percent_as_number": 100.0
+    }))
+    .into_response()
+}

@@ -1,0 +1,365 @@
+//! `sluice-ingest serve`: HTTP ingest that answers 2xx only once the lines
+//! are durable.
+//!
+//! ```text
+//! HTTP (tokio, axum) ──jobs──▶ workers (N threads: decode the protocol, normalize, encode)
+//!                                  │ appends
+//!                                  ▼
+//!                    write-ahead log writer (1 thread: write, fdatasync a group, answer)
+//!                                  │ normalized chunks, in log order
+//!                                  ▼
+//!                    batch ──▶ commit (the file pipeline's stages 3 and 4)
+//! ```
+//!
+//! A request is decoded and normalized on a worker, so the answer can say
+//! which lines were rejected and why. Its lines (accepted and rejected, so
+//! a replay writes the same dead letters) then go to the log writer, which
+//! writes every append that is waiting, syncs them with one `fdatasync`
+//! (group commit: concurrent requests share the cost), answers each, and
+//! hands the normalized chunks to the batch stage in log order. Each chunk
+//! carries the log position after it as a manifest checkpoint, so a batch
+//! commit also records how far the log is in the index and archive. After
+//! a crash, [`wal::Wal::open`] hands back what is after that checkpoint and
+//! it is ingested again: acknowledged lines are never lost and never doubled.
+//!
+//! Memory is bounded by the queues: a request waits for a slot in the
+//! in-flight limit before its body is read, workers and the log writer
+//! take from bounded queues, and when the log is further ahead of the
+//! index than `max_wal_behind_bytes`, requests get 429 with `Retry-After`.
+
+mod auth;
+mod elastic;
+mod http;
+mod lines;
+mod metrics;
+pub mod wal;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
+use sluice_index::data_dir::Checkpoint;
+use sluice_schemas::ErrorKind;
+
+pub use auth::Tokens;
+use metrics::Metrics;
+
+use crate::error::IngestError;
+use crate::pipeline::{
+    Chunk, ChunkNormalizer, IngestConfig, LineRejection, Next, NormalizedChunk, StagedBatch, Stores, run_batch_stage,
+};
+use crate::progress::Progress;
+use crate::summary::Summary;
+
+/// The default listen address: this machine only, the port Quickwit's clients
+/// know. Anything else must be asked for, with a token.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7280";
+
+/// Everything `sluice-ingest serve` needs.
+pub struct ServeConfig {
+    /// Data directory, schema, line limit, batching, threads.
+    pub ingest: IngestConfig,
+    pub listen: SocketAddr,
+    /// Bearer tokens; `None` serves without authentication (loopback only).
+    pub tokens: Option<Tokens>,
+    /// Largest request body, after decompression.
+    pub max_body_bytes: usize,
+    /// Requests whose bodies are being read or processed at once; more get 429.
+    pub max_requests_in_flight: usize,
+    /// How far the log may run ahead of the index and archive before
+    /// requests get 429.
+    pub max_wal_behind_bytes: u64,
+    /// Log segment size before a new segment starts.
+    pub wal_segment_bytes: u64,
+}
+
+impl ServeConfig {
+    pub fn new(ingest: IngestConfig) -> ServeConfig {
+        ServeConfig {
+            ingest,
+            listen: DEFAULT_LISTEN.parse().expect("a valid address"),
+            tokens: None,
+            max_body_bytes: 10 << 20,
+            max_requests_in_flight: 64,
+            max_wal_behind_bytes: 512 << 20,
+            wal_segment_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Why the server would not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "refusing to listen on {addr} without authentication: anyone who can reach it could write logs. Give \
+         --token-file FILE (one token per line), or listen on 127.0.0.1"
+    )]
+    OpenWithoutToken { addr: SocketAddr },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("token file {}: {what}", path.display())]
+    TokenFile { path: PathBuf, what: String },
+    #[error("the HTTP server failed: {0}")]
+    Server(std::io::Error),
+}
+
+impl ServeError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ServeError::Server(_) => ErrorKind::Fatal,
+            _ => ErrorKind::OperatorFixable,
+        }
+    }
+}
+
+/// A request's lines on their way to a worker.
+pub(crate) struct Job {
+    pub chunk: Chunk,
+    /// Where the outcome goes once the lines are durable (or refused).
+    pub reply: tokio::sync::oneshot::Sender<Result<Outcome, Refusal>>,
+}
+
+/// What happened to a request's lines, once they are durable.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    pub accepted: u64,
+    pub rejections: Vec<LineRejection>,
+}
+
+/// Why a request's lines were not kept.
+#[derive(Debug, Clone)]
+pub(crate) enum Refusal {
+    /// The log could not be written; the client should retry later.
+    Unavailable(String),
+}
+
+/// An append waiting for the log writer.
+struct Append {
+    entry: Vec<u8>,
+    chunk: NormalizedChunk,
+    outcome: Outcome,
+    reply: tokio::sync::oneshot::Sender<Result<Outcome, Refusal>>,
+}
+
+/// State the HTTP side reads: where the log and the index are.
+pub(crate) struct Shared {
+    /// Log position after the last durable entry.
+    pub wal_position: AtomicU64,
+    /// Log position the index and archive hold.
+    pub wal_committed: AtomicU64,
+    /// Set once replay is done and the pipeline runs.
+    pub ready: AtomicBool,
+    pub metrics: Metrics,
+    pub wal_dir: PathBuf,
+}
+
+impl Shared {
+    pub fn wal_behind(&self) -> u64 {
+        self.wal_position.load(Ordering::Relaxed).saturating_sub(self.wal_committed.load(Ordering::Relaxed))
+    }
+}
+
+/// Runs the server until SIGTERM or SIGINT; returns the account of what it
+/// ingested (replayed lines included). `on_listening` is called with the
+/// bound address once requests are served.
+pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Result<Summary, IngestError> {
+    let started = Instant::now();
+    if config.tokens.is_none() && !config.listen.ip().is_loopback() {
+        return Err(ServeError::OpenWithoutToken { addr: config.listen }.into());
+    }
+    // Bind before any work, so a taken port is reported at once.
+    let listener = std::net::TcpListener::bind(config.listen)
+        .map_err(|source| ServeError::Listen { addr: config.listen, source })?;
+    listener.set_nonblocking(true).map_err(|source| ServeError::Listen { addr: config.listen, source })?;
+    let bound = listener.local_addr().map_err(|source| ServeError::Listen { addr: config.listen, source })?;
+
+    let ingest = &config.ingest;
+    let stores = Stores::open(ingest)?;
+    let workers = ingest.workers.max(1);
+    let wal_dir = ingest.data_dir.join("wal");
+    let committed = stores.manifest.checkpoints.get(wal::CHECKPOINT_KEY).map_or(0, |c| c.offset);
+    let shared = Arc::new(Shared {
+        wal_position: AtomicU64::new(committed),
+        wal_committed: AtomicU64::new(committed),
+        ready: AtomicBool::new(false),
+        metrics: Metrics::new(),
+        wal_dir: wal_dir.clone(),
+    });
+    let mut normalizers: Vec<ChunkNormalizer> = (0..workers + 1).map(|_| stores.chunk_normalizer(ingest)).collect();
+    let mut replayer = normalizers.pop().expect("one normalizer per worker and one for replay");
+    let Stores { mut batcher, mut committer, .. } = stores;
+    {
+        let shared = shared.clone();
+        let wal_dir = wal_dir.clone();
+        committer.on_commit(move |manifest| {
+            if let Some(checkpoint) = manifest.checkpoints.get(wal::CHECKPOINT_KEY) {
+                shared.wal_committed.store(checkpoint.offset, Ordering::Relaxed);
+                // Failing to delete a segment only keeps it for the next commit.
+                let _ = wal::remove_committed(&wal_dir, checkpoint.offset);
+            }
+        });
+    }
+
+    let (chunks_tx, chunks_rx) = bounded::<NormalizedChunk>(2);
+    let (staged_tx, staged_rx) = bounded::<StagedBatch>(0);
+    let (appends_tx, appends_rx) = bounded::<Append>(workers * 4);
+    // Room for every admitted request, so an admitted request never waits to enqueue.
+    let (jobs_tx, jobs_rx) = bounded::<Job>(config.max_requests_in_flight.max(1));
+    let progress = Progress::new();
+
+    std::thread::scope(|scope| {
+        let committing = scope.spawn(move || -> Result<(), IngestError> {
+            for staged in staged_rx {
+                committer.commit(staged)?;
+            }
+            committer.finish()
+        });
+        let progress = &progress;
+        let batching = scope.spawn(move || {
+            run_batch_stage(ingest, &mut batcher, &staged_tx, progress, |deadline| {
+                let next = match deadline {
+                    Some(deadline) => chunks_rx.recv_deadline(deadline),
+                    None => chunks_rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                };
+                Ok(match next {
+                    // Every request is its own quiet moment: commit within the interval.
+                    Ok(chunk) => Next::Chunk { chunk: Box::new(chunk), idle: true },
+                    Err(RecvTimeoutError::Timeout) => Next::Timeout,
+                    Err(RecvTimeoutError::Disconnected) => Next::End,
+                })
+            })
+        });
+
+        let served = (|| -> Result<(), IngestError> {
+            // What was acknowledged but not committed before the last stop.
+            let mut replayed = 0u64;
+            let wal = wal::Wal::open(&wal_dir, committed, config.wal_segment_bytes, |chunk, end| {
+                let mut normalized = replayer.normalize(chunk)?;
+                replayed += normalized.counts.lines_read;
+                normalized.checkpoint = Some(wal_checkpoint(end));
+                chunks_tx.send(normalized).map_err(|_| stopped())
+            })?;
+            if replayed > 0 {
+                eprintln!("sluice-ingest: replayed {replayed} lines from the write-ahead log");
+            }
+            shared.wal_position.store(wal.position(), Ordering::Relaxed);
+            let writer = {
+                let shared = shared.clone();
+                let chunks_tx = chunks_tx.clone();
+                scope.spawn(move || write_ahead(wal, appends_rx, chunks_tx, &shared))
+            };
+            drop(chunks_tx);
+            let mut handles = Vec::new();
+            for mut normalizer in normalizers {
+                let jobs_rx = jobs_rx.clone();
+                let appends_tx = appends_tx.clone();
+                handles.push(scope.spawn(move || work(&mut normalizer, jobs_rx, appends_tx)));
+            }
+            drop((jobs_rx, appends_tx));
+            shared.ready.store(true, Ordering::Relaxed);
+            let result = http::run(config, listener, jobs_tx, shared.clone(), || on_listening(bound));
+            for handle in handles {
+                handle.join().map_err(|_| IngestError::Internal("an HTTP worker panicked".into()))??;
+            }
+            writer.join().map_err(|_| IngestError::Internal("the write-ahead log writer panicked".into()))??;
+            result
+        })();
+        let summary = batching.join().unwrap_or_else(|_| Err(IngestError::Internal("batch stage panicked".into())));
+        let commit = committing.join().unwrap_or_else(|_| Err(IngestError::Internal("commit stage panicked".into())));
+        // The commit stage's failure is the cause of everything after it.
+        commit?;
+        let mut summary = summary?;
+        served?;
+        summary.elapsed = started.elapsed();
+        Ok(summary)
+    })
+}
+
+fn wal_checkpoint(end: u64) -> (String, Checkpoint) {
+    (wal::CHECKPOINT_KEY.to_owned(), Checkpoint { offset: end, ..Checkpoint::default() })
+}
+
+fn stopped() -> IngestError {
+    IngestError::Internal("the batch stage stopped".into())
+}
+
+/// A worker: normalizes each request's lines and hands them to the log writer.
+fn work(normalizer: &mut ChunkNormalizer, jobs: Receiver<Job>, appends: Sender<Append>) -> Result<(), IngestError> {
+    for Job { chunk, reply } in jobs {
+        if chunk.lines.is_empty() {
+            let _ = reply.send(Ok(Outcome::default()));
+            continue;
+        }
+        let mut entry = Vec::with_capacity(chunk.data.len() + chunk.lines.len() * 16 + 256);
+        wal::encode_entry(&chunk, &mut entry);
+        let mut normalized = normalizer.normalize(chunk)?;
+        let outcome =
+            Outcome { accepted: normalized.counts.accepted, rejections: std::mem::take(&mut normalized.rejections) };
+        if appends.send(Append { entry, chunk: normalized, outcome, reply }).is_err() {
+            // The log writer stopped, and reports why.
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The log writer: takes every append that is waiting, writes and syncs them
+/// together, answers, and passes the chunks on in log order.
+fn write_ahead(
+    mut wal: wal::Wal,
+    appends: Receiver<Append>,
+    chunks: Sender<NormalizedChunk>,
+    shared: &Shared,
+) -> Result<(), IngestError> {
+    const GROUP_BYTES: usize = 16 << 20;
+    let mut buffer = Vec::new();
+    while let Ok(first) = appends.recv() {
+        let mut group = vec![first];
+        let mut bytes = group[0].entry.len();
+        while bytes < GROUP_BYTES
+            && let Ok(next) = appends.try_recv()
+        {
+            bytes += next.entry.len();
+            group.push(next);
+        }
+        buffer.clear();
+        for append in &group {
+            buffer.extend_from_slice(&append.entry);
+        }
+        let started = wal.position();
+        let synced = Instant::now();
+        match wal.append_durably(&buffer) {
+            Ok(position) => {
+                shared.metrics.observe_wal_sync(synced.elapsed(), group.len());
+                shared.wal_position.store(position, Ordering::Relaxed);
+                let mut end = started;
+                for append in group {
+                    end += append.entry.len() as u64;
+                    let mut chunk = append.chunk;
+                    chunk.checkpoint = Some(wal_checkpoint(end));
+                    shared.metrics.count_chunk(&chunk.counts, chunk.bytes);
+                    let _ = append.reply.send(Ok(append.outcome));
+                    if chunks.send(chunk).is_err() {
+                        return Err(stopped());
+                    }
+                }
+            }
+            Err(error) => {
+                let disk_full = IngestError::from(error);
+                let message = if disk_full.is_disk_full() {
+                    format!("the server's disk is full ({disk_full}); nothing of this request was kept")
+                } else {
+                    format!("the write-ahead log could not be written ({disk_full}); nothing of this request was kept")
+                };
+                eprintln!("sluice-ingest: error: {message}");
+                for append in group {
+                    let _ = append.reply.send(Err(Refusal::Unavailable(message.clone())));
+                }
+            }
+        }
+    }
+    Ok(())
+}
