@@ -451,3 +451,87 @@ fn sigkill_loses_no_acknowledged_line() {
         }
     }
 }
+
+/// The official Elasticsearch Python client (`helpers.bulk`) and the
+/// OpenTelemetry Python SDK's OTLP/HTTP exporter, installed by `.ci/run`
+/// (`pip install elasticsearch opentelemetry-sdk opentelemetry-exporter-otlp-proto-http`).
+#[test]
+fn real_clients_ship_and_every_record_is_searchable() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "0123456789abcdef0123\n").unwrap();
+    let server = Server::start(&data, &["--token-file", tokens.to_str().unwrap()]);
+    let script = crate::workspace().join("tests/interop/ship_with_clients.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .arg(server.url(""))
+        .arg("0123456789abcdef0123")
+        .arg("500")
+        .output()
+        .expect("python3 must be installed");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("ModuleNotFoundError"),
+        "the clients are needed for this test: pip install elasticsearch opentelemetry-sdk \
+         opentelemetry-exporter-otlp-proto-http\n{stderr}"
+    );
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(stdout, "ok elasticsearch helpers.bulk 500\nok opentelemetry otlp/http 500\n");
+    wait_for_count(&data, "*", 1000, Duration::from_secs(2));
+    assert_eq!(count(&data, "service:es-client"), 500);
+    assert_eq!(count(&data, "service:es-client AND level:warn"), 50);
+    assert_eq!(count(&data, "service:es-client AND order_id:499"), 1);
+    assert_eq!(count(&data, "service:otel-client AND host:otel-host"), 500);
+    assert_eq!(count(&data, "service:otel-client AND level:error"), 50);
+    assert_eq!(count(&data, "\"otel record 499\""), 1);
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("1000 lines read: 1000 accepted, 0 rejected, 0 blank"), "{stderr}");
+}
+
+#[test]
+fn otlp_json_and_loki_json_pushes_with_curl() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[]);
+    let otlp =
+        br#"{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"billing"}}]},
+        "scopeLogs":[{"logRecords":[
+          {"timeUnixNano":"1709373600000000000","severityNumber":17,"body":{"stringValue":"invoice failed"},
+           "traceId":"5b8efff798038103d269b633813fc60c","attributes":[{"key":"invoice","value":{"intValue":"42"}}]},
+          {"timeUnixNano":"1709373601000000000","severityText":"INFO","body":{"stringValue":"invoice sent"}}]}]}]}"#;
+    let (status, answer) = server.request("POST", "/v1/logs", &["Content-Type: application/json"], otlp);
+    assert_eq!((status, answer.as_str()), (200, "{}"));
+    let (status, answer) = server.post_json("/v1/logs", &["Content-Type: application/json"], b"{\"resourceLogs\":7}");
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("the body is not an OTLP ExportLogsServiceRequest in JSON")
+    );
+    let (status, _) = server.request("POST", "/v1/logs", &["Content-Type: text/plain"], otlp);
+    assert_eq!(status, 415);
+
+    let loki = br#"{"streams":[{"stream":{"service_name":"gateway","level":"warn","region":"eu"},
+        "values":[["1709373602000000000","upstream slow"],["1709373603000000000","{\"msg\":\"upstream down\",\"level\":\"error\"}"]]}]}"#;
+    let (status, answer) = server.request("POST", "/loki/api/v1/push", &["Content-Type: application/json"], loki);
+    assert_eq!((status, answer.as_str()), (204, ""));
+    let (status, answer) = server.post_json(
+        "/loki/api/v1/push",
+        &["Content-Type: application/json"],
+        br#"{"streams":[{"values":[["x","y"]]}]}"#,
+    );
+    assert_eq!(status, 400);
+    assert_eq!(answer["error"]["reason"], "streams[0].values[0]: `x` is not a unix epoch in nanoseconds");
+
+    wait_for_count(&data, "*", 4, Duration::from_secs(2));
+    assert_eq!(count(&data, "service:billing AND level:error AND trace_id:5b8efff798038103d269b633813fc60c"), 1);
+    assert_eq!(count(&data, "service:billing AND invoice:42"), 1);
+    assert_eq!(count(&data, "service:gateway AND region:eu"), 2);
+    assert_eq!(count(&data, "service:gateway AND level:error AND \"upstream down\""), 1);
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+}

@@ -31,7 +31,7 @@ Examples:
   # Ingest files (resumes where it stopped if interrupted) and pipes
   sluice-ingest --data-dir /var/lib/sluice /var/log/app/*.json
   app | sluice-ingest --service checkout
-  # Receive logs over HTTP (NDJSON, Elasticsearch bulk): see `sluice-ingest serve --help`
+  # Receive logs over HTTP (NDJSON, Elasticsearch bulk, OTLP, Loki): see `sluice-ingest serve --help`
   sluice-ingest serve --data-dir /var/lib/sluice
   # See how Sluice reads your logs: normalized records as NDJSON on stdout
   sluice-ingest --dry-run fixtures/producers/*.ndjson
@@ -79,7 +79,7 @@ struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 enum Command {
-    /// Serve HTTP ingest: NDJSON, the Elasticsearch bulk API; answered only once durable.
+    /// Serve HTTP ingest: NDJSON, Elasticsearch bulk, OTLP, Loki; answered only once durable.
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
 }
@@ -149,6 +149,8 @@ Endpoints:
                                  that name none, ?schema=FORMAT reads every line as that
                                  logger's format (ecs, pino, zap, logrus, ...)
   POST /_bulk, /{index}/_bulk    the Elasticsearch bulk API (index and create actions)
+  POST /v1/logs                  OTLP/HTTP logs, protobuf or JSON
+  POST /loki/api/v1/push         Loki push, snappy protobuf or JSON; labels become fields
   GET  /                         what Elasticsearch clients check before writing
   GET  /health/live, /health/ready, /metrics (Prometheus)
 

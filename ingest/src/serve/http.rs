@@ -25,10 +25,11 @@ use sluice_schemas::Producer;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_http::decompression::RequestDecompressionLayer;
 
-use super::elastic;
 use super::lines::ChunkBuilder;
 use super::metrics::Gauges;
+use super::otlp::Encoding;
 use super::{Job, Outcome, Refusal, ServeConfig, ServeError, Shared, Tokens};
+use super::{elastic, loki, otlp};
 use crate::error::IngestError;
 
 /// What every handler shares.
@@ -84,8 +85,9 @@ fn router(state: AppState) -> Router {
     let elastic = Router::new()
         .route("/", get(es_root))
         .route("/_cluster/health", get(es_cluster_health))
-        .route("/_bulk", post(es_bulk))
-        .route("/{index}/_bulk", post(es_bulk_into))
+        // The Elasticsearch clients send bulk requests with PUT.
+        .route("/_bulk", post(es_bulk).put(es_bulk))
+        .route("/{index}/_bulk", post(es_bulk_into).put(es_bulk_into))
         .layer(middleware::map_response(|mut response: Response| async {
             // Elasticsearch clients refuse a server without it.
             response.headers_mut().insert("x-elastic-product", HeaderValue::from_static("Elasticsearch"));
@@ -94,6 +96,8 @@ fn router(state: AppState) -> Router {
     let protected = Router::new()
         .route("/api/v1/ingest", post(ingest_ndjson))
         .route("/metrics", get(metrics))
+        .route("/v1/logs", post(otlp_logs))
+        .route("/loki/api/v1/push", post(loki_push))
         .merge(elastic)
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
@@ -234,14 +238,20 @@ impl AppState {
         })
     }
 
-    /// Admits a request of lines and reads its body.
-    async fn receive(&self, params: &HashMap<String, String>, request: Request) -> Result<Received, ApiError> {
-        expect_lines(request.headers())?;
+    /// Admits a request and reads its body, once `media_type` accepts its
+    /// `Content-Type` (and says how the body is encoded).
+    async fn receive<E>(
+        &self,
+        params: &HashMap<String, String>,
+        request: Request,
+        media_type: impl FnOnce(&HeaderMap) -> Result<E, ApiError>,
+    ) -> Result<Received<E>, ApiError> {
+        let encoding = media_type(request.headers())?;
         let (service, producer) = ingest_params(params)?;
         let slot = self.admit()?;
         let (parts, body) = request.into_parts();
         let body = self.read_body(&parts.headers, body).await?;
-        Ok(Received { body, service: service.map(str::to_owned), producer, _slot: slot })
+        Ok(Received { body, encoding, service: service.map(str::to_owned), producer, _slot: slot })
     }
 
     /// Reads the whole body, decompressed, within the limit.
@@ -306,14 +316,16 @@ impl AppState {
 }
 
 /// An admitted request, read: it holds its in-flight slot until answered.
-struct Received {
+struct Received<E = ()> {
     body: Vec<u8>,
+    /// What the body's media type says about its encoding.
+    encoding: E,
     service: Option<String>,
     producer: Option<Producer>,
     _slot: OwnedSemaphorePermit,
 }
 
-impl Received {
+impl<E> Received<E> {
     fn lines(&self, source: &str, max_line_bytes: usize) -> ChunkBuilder {
         ChunkBuilder::new(source, self.service.as_deref(), self.producer, max_line_bytes)
     }
@@ -379,7 +391,7 @@ async fn ingest_ndjson(
 ) -> Response {
     let started = Instant::now();
     let response = async {
-        let received = state.receive(&params, request).await?;
+        let received = state.receive(&params, request, expect_lines).await?;
         let chunk = decode(|| {
             let mut lines = received.lines(&source_name(peer, "/api/v1/ingest"), state.max_line_bytes);
             lines.push_ndjson(&received.body);
@@ -435,7 +447,7 @@ async fn bulk(
 ) -> Response {
     let started = Instant::now();
     let response = async {
-        let received = state.receive(&params, request).await?;
+        let received = state.receive(&params, request, expect_lines).await?;
         let (request, chunk) = decode(|| {
             let mut lines = received.lines(&source_name(peer, &format!("/{index}/_bulk")), state.max_line_bytes);
             let request = elastic::decode_bulk(&received.body, &index, &mut lines);
@@ -467,4 +479,83 @@ async fn es_cluster_health() -> Response {
         "number_of_in_flight_fetch": 0, "task_max_waiting_in_queue_millis": 0, "active_shards_percent_as_number": 100.0
     }))
     .into_response()
+}
+
+async fn otlp_logs(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(params): Query<HashMap<String, String>>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let response = async {
+        let received = state
+            .receive(&params, request, |headers| {
+                let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+                Encoding::of(content_type).ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "media_type_header_exception",
+                        format!(
+                            "Content-Type `{}` is not OTLP/HTTP: send application/x-protobuf or application/json",
+                            content_type.unwrap_or("")
+                        ),
+                    )
+                })
+            })
+            .await?;
+        let encoding = received.encoding;
+        let chunk = decode(|| {
+            let mut lines = received.lines(&source_name(peer, "/v1/logs"), state.max_line_bytes);
+            otlp::decode_logs(&received.body, encoding, &mut lines).map(|()| lines.finish())
+        })
+        .map_err(|reason| ApiError::new(StatusCode::BAD_REQUEST, "parse_exception", reason))?;
+        let outcome = state.submit(chunk).await?;
+        let body = otlp::export_response(encoding, &outcome.rejections);
+        Ok::<_, ApiError>(([(header::CONTENT_TYPE, encoding.content_type())], body).into_response())
+    }
+    .await
+    .into_response();
+    state.shared.metrics.observe_request("otlp", response.status().as_u16(), started.elapsed());
+    response
+}
+
+async fn loki_push(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(params): Query<HashMap<String, String>>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let response = async {
+        let received = state
+            .receive(&params, request, |headers| {
+                let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+                match Encoding::of(content_type) {
+                    Some(encoding) => Ok(encoding == Encoding::Protobuf),
+                    None => Err(ApiError::new(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "media_type_header_exception",
+                        format!(
+                            "Content-Type `{}` is not a Loki push: send application/x-protobuf (snappy) or \
+                             application/json",
+                            content_type.unwrap_or("")
+                        ),
+                    )),
+                }
+            })
+            .await?;
+        let chunk = decode(|| {
+            let mut lines = received.lines(&source_name(peer, "/loki/api/v1/push"), state.max_line_bytes);
+            loki::decode_push(&received.body, received.encoding, state.max_body_bytes, &mut lines)
+                .map(|()| lines.finish())
+        })
+        .map_err(|reason| ApiError::new(StatusCode::BAD_REQUEST, "parse_exception", reason))?;
+        state.submit(chunk).await?;
+        Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
+    }
+    .await
+    .into_response();
+    state.shared.metrics.observe_request("loki", response.status().as_u16(), started.elapsed());
+    response
 }

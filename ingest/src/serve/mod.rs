@@ -31,7 +31,9 @@ mod auth;
 mod elastic;
 mod http;
 mod lines;
+mod loki;
 mod metrics;
+mod otlp;
 pub mod wal;
 
 use std::net::SocketAddr;
