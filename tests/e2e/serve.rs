@@ -16,6 +16,8 @@ struct Server {
     child: Child,
     addr: String,
     stderr: mpsc::Receiver<String>,
+    /// What it printed before it listened (a replay, say).
+    started: String,
 }
 
 impl Server {
@@ -44,9 +46,12 @@ impl Server {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(30);
+        let mut started = String::new();
         let addr = loop {
             match stderr.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
                 Ok(line) => {
+                    started.push_str(&line);
+                    started.push('\n');
                     if let Some(rest) = line.strip_prefix("sluice-ingest: listening on http://") {
                         break Some(rest.split(',').next().unwrap().to_owned());
                     }
@@ -55,7 +60,7 @@ impl Server {
             }
         };
         match addr {
-            Some(addr) => Server { child, addr, stderr },
+            Some(addr) => Server { child, addr, stderr, started },
             None => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -83,7 +88,7 @@ impl Server {
         let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
         assert!(status.success());
         let exit = self.child.wait().unwrap();
-        let mut text = String::new();
+        let mut text = std::mem::take(&mut self.started);
         while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(5)) {
             text.push_str(&line);
             text.push('\n');
@@ -534,4 +539,46 @@ fn otlp_json_and_loki_json_pushes_with_curl() {
     assert_eq!(count(&data, "service:gateway AND level:error AND \"upstream down\""), 1);
     let (code, stderr) = server.stop();
     assert_eq!(code, 0, "{stderr}");
+}
+
+/// The disk fills after lines were acknowledged: the server stops at once
+/// with the operator's exit code and says why; once space is back, the
+/// restart indexes every acknowledged line exactly once from the log.
+#[test]
+fn a_failed_commit_stops_the_server_and_the_restart_indexes_what_it_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let staged_manifest = data.join("manifest.json.tmp");
+    std::os::unix::fs::symlink("/dev/full", &staged_manifest).unwrap();
+    let mut server = Server::start(&data, &["--commit-interval", "100ms"]);
+    let body = b"{\"msg\":\"kept one\"}\n{\"msg\":\"kept two\"}\n";
+    let (status, answer) = server.post_json("/api/v1/ingest", &[], body);
+    assert_eq!((status, answer["accepted"].as_u64()), (200, Some(2)), "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "the server kept running after its commit failed");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(exit.code(), Some(3));
+    let mut stderr = std::mem::take(&mut server.started);
+    while let Ok(line) = server.stderr.recv_timeout(Duration::from_secs(2)) {
+        stderr.push_str(&line);
+        stderr.push('\n');
+    }
+    assert!(stderr.contains("stopping: indexing failed"), "{stderr}");
+    assert!(stderr.contains("sluice-ingest: error: disk full: data directory "), "{stderr}");
+    assert_eq!(archive_rows(&data), 0);
+
+    std::fs::remove_file(&staged_manifest).unwrap();
+    let server = Server::start(&data, &[]);
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("replayed 2 lines from the write-ahead log"), "{stderr}");
+    assert_eq!(index_docs(&data), 2);
+    assert_eq!(archive_rows(&data), 2);
+    assert_eq!(count(&data, "kept"), 2);
 }

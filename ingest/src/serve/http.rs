@@ -69,12 +69,13 @@ pub(crate) fn run(
         .enable_all()
         .build()
         .map_err(ServeError::Server)?;
+    let failed = state.shared.clone();
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Server)?;
         let app = router(state);
         on_listening();
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(shutdown_signal(failed))
             .await
             .map_err(ServeError::Server)
     })?;
@@ -115,7 +116,8 @@ fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn shutdown_signal() {
+/// SIGTERM, SIGINT, or a failure of the pipeline behind the server.
+async fn shutdown_signal(shared: Arc<Shared>) {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut signal) => {
@@ -127,6 +129,11 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         () = terminate => {}
+        () = shared.failed.notified() => {
+            eprintln!("sluice-ingest: stopping: indexing failed (the error follows); acknowledged lines are kept in the \
+                       write-ahead log and indexed on the next start");
+            return;
+        }
     }
     eprintln!("sluice-ingest: stopping: finishing requests in flight, then committing");
 }
@@ -307,10 +314,11 @@ impl AppState {
                 Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason).retry(5))
             }
             Err(_) => Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the request's lines were dropped by a stopped worker (a bug: please report it); nothing was kept",
-            )),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the server is stopping after an error; nothing of this request was kept",
+            )
+            .retry(5)),
         }
     }
 }

@@ -154,6 +154,9 @@ pub(crate) struct Shared {
     pub wal_committed: AtomicU64,
     /// Set once replay is done and the pipeline runs.
     pub ready: AtomicBool,
+    /// Notified when the pipeline behind the server fails: the server then
+    /// stops taking requests and exits with that failure.
+    pub failed: tokio::sync::Notify,
     pub metrics: Metrics,
     pub wal_dir: PathBuf,
 }
@@ -187,6 +190,7 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
         wal_position: AtomicU64::new(committed),
         wal_committed: AtomicU64::new(committed),
         ready: AtomicBool::new(false),
+        failed: tokio::sync::Notify::new(),
         metrics: Metrics::new(),
         wal_dir: wal_dir.clone(),
     });
@@ -213,12 +217,18 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
     let progress = Progress::new();
 
     std::thread::scope(|scope| {
-        let committing = scope.spawn(move || -> Result<(), IngestError> {
-            for staged in staged_rx {
-                committer.commit(staged)?;
-            }
-            committer.finish()
-        });
+        let committing = {
+            let shared = shared.clone();
+            scope.spawn(move || -> Result<(), IngestError> {
+                let result = staged_rx.into_iter().try_for_each(|staged| committer.commit(staged));
+                if result.is_err() {
+                    // Stop taking requests now, not at the next request.
+                    shared.failed.notify_one();
+                }
+                result?;
+                committer.finish()
+            })
+        };
         let progress = &progress;
         let batching = scope.spawn(move || {
             run_batch_stage(ingest, &mut batcher, &staged_tx, progress, |deadline| {
@@ -251,14 +261,27 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
             let writer = {
                 let shared = shared.clone();
                 let chunks_tx = chunks_tx.clone();
-                scope.spawn(move || write_ahead(wal, appends_rx, chunks_tx, &shared))
+                scope.spawn(move || {
+                    let result = write_ahead(wal, appends_rx, chunks_tx, &shared);
+                    if result.is_err() {
+                        shared.failed.notify_one();
+                    }
+                    result
+                })
             };
             drop(chunks_tx);
             let mut handles = Vec::new();
             for mut normalizer in normalizers {
                 let jobs_rx = jobs_rx.clone();
                 let appends_tx = appends_tx.clone();
-                handles.push(scope.spawn(move || work(&mut normalizer, jobs_rx, appends_tx)));
+                let shared = shared.clone();
+                handles.push(scope.spawn(move || {
+                    let result = work(&mut normalizer, jobs_rx, appends_tx);
+                    if result.is_err() {
+                        shared.failed.notify_one();
+                    }
+                    result
+                }));
             }
             drop((jobs_rx, appends_tx));
             shared.ready.store(true, Ordering::Relaxed);
