@@ -382,6 +382,21 @@ fn expect_lines(headers: &HeaderMap) -> Result<(), ApiError> {
     ))
 }
 
+/// The body's encoding for OTLP and Loki, which both take protobuf or JSON.
+fn protobuf_or_json(headers: &HeaderMap, protocol: &str) -> Result<Encoding, ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    Encoding::of(content_type).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "media_type_header_exception",
+            format!(
+                "Content-Type `{}` is not {protocol}: send application/x-protobuf or application/json",
+                content_type.unwrap_or("")
+            ),
+        )
+    })
+}
+
 fn source_name(peer: SocketAddr, path: &str) -> String {
     format!("http {peer} {path}")
 }
@@ -497,21 +512,7 @@ async fn otlp_logs(
 ) -> Response {
     let started = Instant::now();
     let response = async {
-        let received = state
-            .receive(&params, request, |headers| {
-                let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-                Encoding::of(content_type).ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                        "media_type_header_exception",
-                        format!(
-                            "Content-Type `{}` is not OTLP/HTTP: send application/x-protobuf or application/json",
-                            content_type.unwrap_or("")
-                        ),
-                    )
-                })
-            })
-            .await?;
+        let received = state.receive(&params, request, |headers| protobuf_or_json(headers, "OTLP/HTTP")).await?;
         let encoding = received.encoding;
         let chunk = decode(|| {
             let mut lines = received.lines(&source_name(peer, "/v1/logs"), state.max_line_bytes);
@@ -536,26 +537,10 @@ async fn loki_push(
 ) -> Response {
     let started = Instant::now();
     let response = async {
-        let received = state
-            .receive(&params, request, |headers| {
-                let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-                match Encoding::of(content_type) {
-                    Some(encoding) => Ok(encoding == Encoding::Protobuf),
-                    None => Err(ApiError::new(
-                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                        "media_type_header_exception",
-                        format!(
-                            "Content-Type `{}` is not a Loki push: send application/x-protobuf (snappy) or \
-                             application/json",
-                            content_type.unwrap_or("")
-                        ),
-                    )),
-                }
-            })
-            .await?;
+        let received = state.receive(&params, request, |headers| protobuf_or_json(headers, "a Loki push")).await?;
         let chunk = decode(|| {
             let mut lines = received.lines(&source_name(peer, "/loki/api/v1/push"), state.max_line_bytes);
-            loki::decode_push(&received.body, received.encoding, state.max_body_bytes, &mut lines)
+            loki::decode_push(&received.body, received.encoding == Encoding::Protobuf, state.max_body_bytes, &mut lines)
                 .map(|()| lines.finish())
         })
         .map_err(|reason| ApiError::new(StatusCode::BAD_REQUEST, "parse_exception", reason))?;
