@@ -11,6 +11,8 @@ mod ingest;
 mod ingest_dry_run;
 mod query;
 mod serve;
+mod serve_backpressure;
+mod serve_shippers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -231,7 +231,7 @@ impl AppState {
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "es_rejected_execution_exception",
-                format!("indexing is {behind} bytes behind; retry shortly"),
+                format!("indexing is {behind} bytes behind the write-ahead log (--max-wal-behind-mib); retry shortly"),
             )
             .retry(1));
         }
@@ -239,7 +239,11 @@ impl AppState {
             ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "es_rejected_execution_exception",
-                format!("{} requests are in flight already; retry shortly", self.max_in_flight),
+                format!(
+                    "the server is at its limit of {} request{} in flight (--max-requests-in-flight); retry shortly",
+                    self.max_in_flight,
+                    if self.max_in_flight == 1 { "" } else { "s" }
+                ),
             )
             .retry(1)
         })

@@ -1,0 +1,124 @@
+//! `sluice-ingest serve` under more load than it takes: 429 with
+//! `Retry-After` and a reason naming the limit, nothing of a refused request
+//! kept, and service again once the load is gone.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::serve::{Server, count, wait_for_count};
+
+const NDJSON: &str = "Content-Type: application/x-ndjson";
+
+/// Sends a request with curl; returns the status line and headers (lower
+/// case) and the body.
+fn curl_with_headers(server: &Server, path: &str, body: &str) -> (String, String) {
+    let output = Command::new("curl")
+        .args(["-sS", "-i", "--max-time", "30", "-H", NDJSON, "--data-binary", body])
+        .arg(server.url(path))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n");
+    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+    (head.to_lowercase(), body.to_owned())
+}
+
+fn metric(server: &Server, name: &str) -> Option<u64> {
+    let (status, text) = server.request("GET", "/metrics", &[], b"");
+    assert_eq!(status, 200);
+    text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn requests_beyond_the_in_flight_limit_get_429_and_keep_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--max-requests-in-flight", "1"]);
+
+    // A slow client: headers and half its body, then nothing for a while.
+    let body = "{\"msg\":\"slow one\"}\n{\"msg\":\"slow two\"}\n";
+    let (first, rest) = body.split_at(10);
+    let addr = server.url("").trim_start_matches("http://").to_owned();
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    write!(
+        slow,
+        "POST /api/v1/ingest?service=slow HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{NDJSON}\r\nContent-Length: {}\r\n\r\n{first}",
+        body.len()
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&server, "sluice_http_requests_in_flight") != Some(1) {
+        assert!(Instant::now() < deadline, "the slow request was never admitted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let (head, answer) = curl_with_headers(&server, "/api/v1/ingest?service=refused", "{\"msg\":\"refused\"}\n");
+    assert!(head.starts_with("http/1.1 429"), "{head}");
+    assert!(head.contains("\nretry-after: 1\n"), "{head}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["status"], 429);
+    assert_eq!(answer["error"]["type"], "es_rejected_execution_exception");
+    assert_eq!(
+        answer["error"]["reason"],
+        "the server is at its limit of 1 request in flight (--max-requests-in-flight); retry shortly"
+    );
+
+    // The slow client finishes and is answered; its slot is free again.
+    slow.write_all(rest.as_bytes()).unwrap();
+    let mut response = String::new();
+    slow.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"accepted\":2"), "{response}");
+    let (head, _) = curl_with_headers(&server, "/api/v1/ingest?service=later", "{\"msg\":\"later\"}\n");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+
+    wait_for_count(&data, "*", 3, Duration::from_secs(5));
+    assert_eq!(count(&data, "service:refused"), 0);
+    let (_, metrics) = server.request("GET", "/metrics", &[], b"");
+    assert!(metrics.contains("sluice_http_requests_total{endpoint=\"ingest\",status=\"429\"} 1\n"), "{metrics}");
+    assert!(metrics.contains("sluice_http_requests_total{endpoint=\"ingest\",status=\"200\"} 2\n"), "{metrics}");
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("3 lines read: 3 accepted, 0 rejected, 0 blank"), "{stderr}");
+}
+
+/// With no room for lag at all, every request after the first waits for the
+/// first to be indexed: 429 and not ready until the commit (10 s here), then
+/// served again.
+#[test]
+fn requests_get_429_while_indexing_lags_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--max-wal-behind-mib", "0", "--commit-interval", "10s"]);
+
+    let (head, _) = curl_with_headers(&server, "/api/v1/ingest?service=first", "{\"msg\":\"a\"}\n{\"msg\":\"b\"}\n");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let behind = metric(&server, "sluice_wal_behind_bytes").unwrap();
+    assert!(behind > 0);
+    let (head, answer) = curl_with_headers(&server, "/api/v1/ingest?service=refused", "{\"msg\":\"c\"}\n");
+    assert!(head.starts_with("http/1.1 429"), "{head}");
+    assert!(head.contains("\nretry-after: 1\n"), "{head}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(
+        answer["error"]["reason"],
+        format!("indexing is {behind} bytes behind the write-ahead log (--max-wal-behind-mib); retry shortly")
+    );
+    let (status, ready) = server.request("GET", "/health/ready", &[], b"");
+    assert_eq!(status, 503, "{ready}");
+
+    wait_for_count(&data, "*", 2, Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.request("GET", "/health/ready", &[], b"").0 != 200 {
+        assert!(Instant::now() < deadline, "not ready after the commit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(metric(&server, "sluice_wal_behind_bytes"), Some(0));
+    let (head, _) = curl_with_headers(&server, "/api/v1/ingest?service=later", "{\"msg\":\"d\"}\n");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("3 lines read: 3 accepted, 0 rejected, 0 blank"), "{stderr}");
+    assert_eq!(count(&data, "service:refused"), 0);
+    assert_eq!(count(&data, "*"), 3);
+}
