@@ -104,6 +104,29 @@ fn requests_get_429_while_indexing_lags_the_log() {
         answer["error"]["reason"],
         format!("indexing is {behind} bytes behind the write-ahead log (--max-wal-behind-mib); retry shortly")
     );
+
+    // A big body sent whole, without `Expect: 100-continue`, by a client
+    // that reads the answer only after writing (as hyper's and many
+    // shippers' clients do), is refused too, and the client reads the 429
+    // rather than a reset: the server drains the body before it answers.
+    let body = "{\"msg\":\"refused, big\"}\n".repeat(350_000);
+    let addr = server.url("").trim_start_matches("http://").to_owned();
+    let mut client = TcpStream::connect(&addr).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        client,
+        "POST /api/v1/ingest?service=refused HTTP/1.1\r\nHost: {addr}\r\n{NDJSON}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    client.write_all(body.as_bytes()).expect("the server reads a refused body instead of resetting");
+    let mut head = [0u8; 256];
+    let read = client.read(&mut head).expect("the 429, not a reset");
+    let head = String::from_utf8_lossy(&head[..read]).to_lowercase();
+    assert!(head.starts_with("http/1.1 429"), "{head}");
+    assert!(head.contains("\r\nretry-after: 1\r\n"), "{head}");
+    drop(client);
+
     let (status, ready) = server.request("GET", "/health/ready", &[], b"");
     assert_eq!(status, 503, "{ready}");
 

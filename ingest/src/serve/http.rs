@@ -259,7 +259,13 @@ impl AppState {
     ) -> Result<Received<E>, ApiError> {
         let encoding = media_type(request.headers())?;
         let (service, producer) = ingest_params(params)?;
-        let slot = self.admit()?;
+        let slot = match self.admit() {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                drain_refused(request, self.max_body_bytes).await;
+                return Err(refusal);
+            }
+        };
         let (parts, body) = request.into_parts();
         let body = self.read_body(&parts.headers, body).await?;
         Ok(Received { body, encoding, service: service.map(str::to_owned), producer, _slot: slot })
@@ -327,6 +333,34 @@ impl AppState {
     }
 }
 
+/// Reads and drops the body of a request refused at admission, so that the
+/// client reads the 429 instead of a broken pipe.
+///
+/// Answering before the body is read makes the server close the connection
+/// while a client without `Expect: 100-continue` is still writing; its
+/// kernel then sees a reset and most clients report a connection error, not
+/// the 429 and its `Retry-After`. Draining costs a read of the body, far
+/// less than processing it, and is bounded in size and time: past either,
+/// the connection is closed as before. A client that asked
+/// `Expect: 100-continue` has sent no body and is answered at once.
+async fn drain_refused(request: Request, limit: usize) {
+    const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+    if request.headers().contains_key(header::EXPECT) {
+        return;
+    }
+    let mut body = request.into_body();
+    let mut drained = 0usize;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Some(Ok(frame)) = body.frame().await {
+            drained += frame.data_ref().map_or(0, |data| data.len());
+            if drained > limit {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 /// An admitted request, read: it holds its in-flight slot until answered.
 struct Received<E = ()> {
     body: Vec<u8>,
@@ -338,6 +372,12 @@ struct Received<E = ()> {
 }
 
 impl<E> Received<E> {
+    /// The body, handed over once, so that it is freed as soon as it is
+    /// decoded rather than held while the request waits to be durable.
+    fn take_body(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.body)
+    }
+
     fn lines(&self, source: &str, max_line_bytes: usize) -> ChunkBuilder {
         ChunkBuilder::new(source, self.service.as_deref(), self.producer, max_line_bytes)
     }
@@ -418,12 +458,14 @@ async fn ingest_ndjson(
 ) -> Response {
     let started = Instant::now();
     let response = async {
-        let received = state.receive(&params, request, expect_lines).await?;
+        let mut received = state.receive(&params, request, expect_lines).await?;
+        let body = received.take_body();
         let chunk = decode(|| {
             let mut lines = received.lines(&source_name(peer, "/api/v1/ingest"), state.max_line_bytes);
-            lines.push_ndjson(&received.body);
+            lines.push_ndjson(&body);
             lines.finish()
         });
+        drop(body);
         let lines_read = chunk.lines_read;
         let blank = chunk.blank;
         let outcome = state.submit(chunk).await?;
@@ -474,12 +516,15 @@ async fn bulk(
 ) -> Response {
     let started = Instant::now();
     let response = async {
-        let received = state.receive(&params, request, expect_lines).await?;
+        let mut received = state.receive(&params, request, expect_lines).await?;
+        let body = received.take_body();
         let (request, chunk) = decode(|| {
             let mut lines = received.lines(&source_name(peer, &format!("/{index}/_bulk")), state.max_line_bytes);
-            let request = elastic::decode_bulk(&received.body, &index, &mut lines);
+            lines.reserve(body.len());
+            let request = elastic::decode_bulk(&body, &index, &mut lines);
             (request, lines.finish())
         });
+        drop(body);
         let request =
             request.map_err(|reason| ApiError::new(StatusCode::BAD_REQUEST, "illegal_argument_exception", reason))?;
         let id_prefix = format!("{:x}", chunk.observed.as_nanos());
@@ -516,13 +561,15 @@ async fn otlp_logs(
 ) -> Response {
     let started = Instant::now();
     let response = async {
-        let received = state.receive(&params, request, |headers| protobuf_or_json(headers, "OTLP/HTTP")).await?;
+        let mut received = state.receive(&params, request, |headers| protobuf_or_json(headers, "OTLP/HTTP")).await?;
         let encoding = received.encoding;
+        let body = received.take_body();
         let chunk = decode(|| {
             let mut lines = received.lines(&source_name(peer, "/v1/logs"), state.max_line_bytes);
-            otlp::decode_logs(&received.body, encoding, &mut lines).map(|()| lines.finish())
+            otlp::decode_logs(&body, encoding, &mut lines).map(|()| lines.finish())
         })
         .map_err(|reason| ApiError::new(StatusCode::BAD_REQUEST, "parse_exception", reason))?;
+        drop(body);
         let outcome = state.submit(chunk).await?;
         let body = otlp::export_response(encoding, &outcome.rejections);
         Ok::<_, ApiError>(([(header::CONTENT_TYPE, encoding.content_type())], body).into_response())
@@ -541,13 +588,15 @@ async fn loki_push(
 ) -> Response {
     let started = Instant::now();
     let response = async {
-        let received = state.receive(&params, request, |headers| protobuf_or_json(headers, "a Loki push")).await?;
+        let mut received = state.receive(&params, request, |headers| protobuf_or_json(headers, "a Loki push")).await?;
+        let body = received.take_body();
         let chunk = decode(|| {
             let mut lines = received.lines(&source_name(peer, "/loki/api/v1/push"), state.max_line_bytes);
-            loki::decode_push(&received.body, received.encoding == Encoding::Protobuf, state.max_body_bytes, &mut lines)
+            loki::decode_push(&body, received.encoding == Encoding::Protobuf, state.max_body_bytes, &mut lines)
                 .map(|()| lines.finish())
         })
         .map_err(|reason| ApiError::new(StatusCode::BAD_REQUEST, "parse_exception", reason))?;
+        drop(body);
         state.submit(chunk).await?;
         Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
     }

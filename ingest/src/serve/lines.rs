@@ -47,8 +47,15 @@ impl ChunkBuilder {
         number
     }
 
+    /// Makes room for about `bytes` of lines, so a big body is copied once
+    /// instead of regrown.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.chunk.data.reserve(bytes);
+    }
+
     /// Adds every line of an NDJSON body.
     pub fn push_ndjson(&mut self, body: &[u8]) {
+        self.reserve(body.len());
         let bytes_before = self.chunk.bytes;
         let mut reader = LineReader::new(body, self.max_line_bytes);
         // Reading from memory cannot fail.

@@ -211,7 +211,7 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
 
     let (chunks_tx, chunks_rx) = bounded::<NormalizedChunk>(2);
     let (staged_tx, staged_rx) = bounded::<StagedBatch>(0);
-    let (appends_tx, appends_rx) = bounded::<Append>(workers * 4);
+    let (appends_tx, appends_rx) = bounded::<Append>(workers);
     // Room for every admitted request, so an admitted request never waits to enqueue.
     let (jobs_tx, jobs_rx) = bounded::<Job>(config.max_requests_in_flight.max(1));
     let progress = Progress::new();
