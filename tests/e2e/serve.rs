@@ -470,16 +470,20 @@ fn otlp_json_and_loki_json_pushes_with_curl() {
           {"timeUnixNano":"1709373601000000000","severityText":"INFO","body":{"stringValue":"invoice sent"}}]}]}]}"#;
     let (status, answer) = server.request("POST", "/v1/logs", &["Content-Type: application/json"], otlp);
     assert_eq!((status, answer.as_str()), (200, "{}"));
+    // Failures are google.rpc.Status, as the OTLP spec asks: code 3 is INVALID_ARGUMENT.
     let (status, answer) = server.post_json("/v1/logs", &["Content-Type: application/json"], b"{\"resourceLogs\":7}");
     assert_eq!(status, 400);
+    assert_eq!(answer["code"], 3);
     assert!(
-        answer["error"]["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("the body is not an OTLP ExportLogsServiceRequest in JSON")
+        answer["message"].as_str().unwrap().starts_with("the body is not an OTLP ExportLogsServiceRequest in JSON"),
+        "{answer}"
     );
-    let (status, _) = server.request("POST", "/v1/logs", &["Content-Type: text/plain"], otlp);
+    let (status, answer) = server.post_json("/v1/logs", &["Content-Type: text/plain"], otlp);
     assert_eq!(status, 415);
+    assert_eq!(
+        answer,
+        serde_json::json!({"code": 3, "message": "Content-Type `text/plain` is not OTLP/HTTP: send application/x-protobuf or application/json"})
+    );
 
     let loki = br#"{"streams":[{"stream":{"service_name":"gateway","level":"warn","region":"eu"},
         "values":[["1709373602000000000","upstream slow"],["1709373603000000000","{\"msg\":\"upstream down\",\"level\":\"error\"}"]]}]}"#;

@@ -158,6 +158,19 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The same failure as an OTLP client expects it: a `google.rpc.Status`
+    /// in the request's encoding, with the same status and `Retry-After`.
+    fn into_otlp_response(self, encoding: Encoding) -> Response {
+        let body = otlp::error_response(encoding, self.status.as_u16(), &self.reason);
+        let mut response = (self.status, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({
@@ -560,6 +573,10 @@ async fn otlp_logs(
     request: Request,
 ) -> Response {
     let started = Instant::now();
+    // Failures are answered in the request's encoding too (JSON when it
+    // names neither), as the OTLP spec asks.
+    let answer_encoding = Encoding::of(request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()))
+        .unwrap_or(Encoding::Json);
     let response = async {
         let mut received = state.receive(&params, request, |headers| protobuf_or_json(headers, "OTLP/HTTP")).await?;
         let encoding = received.encoding;
@@ -575,7 +592,7 @@ async fn otlp_logs(
         Ok::<_, ApiError>(([(header::CONTENT_TYPE, encoding.content_type())], body).into_response())
     }
     .await
-    .into_response();
+    .unwrap_or_else(|error| error.into_otlp_response(answer_encoding));
     state.shared.metrics.observe_request("otlp", response.status().as_u16(), started.elapsed());
     response
 }

@@ -28,6 +28,7 @@
 //! index than `max_wal_behind_bytes`, requests get 429 with `Retry-After`.
 
 mod auth;
+mod budget;
 mod elastic;
 mod http;
 mod lines;
@@ -47,6 +48,7 @@ use sluice_index::data_dir::Checkpoint;
 use sluice_schemas::ErrorKind;
 
 pub use auth::Tokens;
+use budget::ByteBudget;
 use metrics::Metrics;
 
 use crate::error::IngestError;
@@ -59,6 +61,10 @@ use crate::summary::Summary;
 /// The default listen address: this machine only, the port Quickwit's clients
 /// know. Anything else must be asked for, with a token.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7280";
+
+/// Request lines that may wait, normalized, between the workers and the
+/// batch stage (see [`budget`]).
+const APPEND_BUDGET_BYTES: usize = 32 << 20;
 
 /// Everything `sluice-ingest serve` needs.
 pub struct ServeConfig {
@@ -140,6 +146,8 @@ pub(crate) enum Refusal {
 
 /// An append waiting for the log writer.
 struct Append {
+    /// Bytes taken from the [`ByteBudget`], given back once passed on.
+    budgeted: usize,
     entry: Vec<u8>,
     chunk: NormalizedChunk,
     outcome: Outcome,
@@ -211,7 +219,11 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
 
     let (chunks_tx, chunks_rx) = bounded::<NormalizedChunk>(2);
     let (staged_tx, staged_rx) = bounded::<StagedBatch>(0);
-    let (appends_tx, appends_rx) = bounded::<Append>(workers);
+    let (appends_tx, appends_rx) = bounded::<Append>(workers * 4);
+    // What may wait between the workers and the batch stage, in bytes of
+    // request lines: the count bound above alone would let ten times more
+    // memory wait with 10 MiB bodies than with 1 MiB ones.
+    let budget = ByteBudget::new(APPEND_BUDGET_BYTES);
     // Room for every admitted request, so an admitted request never waits to enqueue.
     let (jobs_tx, jobs_rx) = bounded::<Job>(config.max_requests_in_flight.max(1));
     let progress = Progress::new();
@@ -261,8 +273,10 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
             let writer = {
                 let shared = shared.clone();
                 let chunks_tx = chunks_tx.clone();
+                let budget = &budget;
                 scope.spawn(move || {
-                    let result = write_ahead(wal, appends_rx, chunks_tx, &shared);
+                    let result = write_ahead(wal, appends_rx, chunks_tx, &shared, budget);
+                    budget.close();
                     if result.is_err() {
                         shared.failed.notify_one();
                     }
@@ -275,8 +289,9 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
                 let jobs_rx = jobs_rx.clone();
                 let appends_tx = appends_tx.clone();
                 let shared = shared.clone();
+                let budget = &budget;
                 handles.push(scope.spawn(move || {
-                    let result = work(&mut normalizer, jobs_rx, appends_tx);
+                    let result = work(&mut normalizer, jobs_rx, appends_tx, budget);
                     if result.is_err() {
                         shared.failed.notify_one();
                     }
@@ -312,18 +327,28 @@ fn stopped() -> IngestError {
 }
 
 /// A worker: normalizes each request's lines and hands them to the log writer.
-fn work(normalizer: &mut ChunkNormalizer, jobs: Receiver<Job>, appends: Sender<Append>) -> Result<(), IngestError> {
+fn work(
+    normalizer: &mut ChunkNormalizer,
+    jobs: Receiver<Job>,
+    appends: Sender<Append>,
+    budget: &ByteBudget,
+) -> Result<(), IngestError> {
     for Job { chunk, reply } in jobs {
         if chunk.lines.is_empty() {
             let _ = reply.send(Ok(Outcome::default()));
             continue;
+        }
+        let budgeted = chunk.data.len();
+        if !budget.take(budgeted) {
+            // The log writer stopped, and reports why.
+            break;
         }
         let mut entry = Vec::with_capacity(chunk.data.len() + chunk.lines.len() * 16 + 256);
         wal::encode_entry(&chunk, &mut entry);
         let mut normalized = normalizer.normalize(chunk)?;
         let outcome =
             Outcome { accepted: normalized.counts.accepted, rejections: std::mem::take(&mut normalized.rejections) };
-        if appends.send(Append { entry, chunk: normalized, outcome, reply }).is_err() {
+        if appends.send(Append { budgeted, entry, chunk: normalized, outcome, reply }).is_err() {
             // The log writer stopped, and reports why.
             break;
         }
@@ -338,6 +363,7 @@ fn write_ahead(
     appends: Receiver<Append>,
     chunks: Sender<NormalizedChunk>,
     shared: &Shared,
+    budget: &ByteBudget,
 ) -> Result<(), IngestError> {
     const GROUP_BYTES: usize = 16 << 20;
     let mut buffer = Vec::new();
@@ -370,6 +396,7 @@ fn write_ahead(
                     if chunks.send(chunk).is_err() {
                         return Err(stopped());
                     }
+                    budget.give_back(append.budgeted);
                 }
             }
             Err(error) => {
@@ -382,6 +409,7 @@ fn write_ahead(
                 eprintln!("sluice-ingest: error: {message}");
                 for append in group {
                     let _ = append.reply.send(Err(Refusal::Unavailable(message.clone())));
+                    budget.give_back(append.budgeted);
                 }
             }
         }

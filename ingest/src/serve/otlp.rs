@@ -139,6 +139,37 @@ pub(crate) fn export_response(encoding: Encoding, rejections: &[LineRejection]) 
     }
 }
 
+/// `google.rpc.Status`: OTLP/HTTP answers a failed export with one, in the
+/// request's encoding, and exporters print its message. Its `details`
+/// (field 3) are left out: nothing here needs them. The type is not in
+/// `opentelemetry-proto`, so it is declared here with prost's derive.
+#[derive(Clone, PartialEq, prost::Message, serde::Serialize)]
+pub(crate) struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    pub code: i32,
+    #[prost(string, tag = "2")]
+    pub message: String,
+}
+
+/// The body of a failed export: a `google.rpc.Status` whose code is the
+/// gRPC code the OTLP spec pairs with the HTTP status.
+pub(crate) fn error_response(encoding: Encoding, http_status: u16, message: &str) -> Vec<u8> {
+    let code = match http_status {
+        400 | 413 | 415 => 3, // INVALID_ARGUMENT
+        401 => 16,            // UNAUTHENTICATED
+        403 => 7,             // PERMISSION_DENIED
+        404 => 5,             // NOT_FOUND
+        429 => 8,             // RESOURCE_EXHAUSTED
+        503 => 14,            // UNAVAILABLE
+        _ => 13,              // INTERNAL
+    };
+    let status = RpcStatus { code, message: message.to_owned() };
+    match encoding {
+        Encoding::Protobuf => status.encode_to_vec(),
+        Encoding::Json => serde_json::to_vec(&status).unwrap_or_default(),
+    }
+}
+
 fn attributes(list: &[KeyValue]) -> Map<String, Value> {
     list.iter().map(|kv| (kv.key.clone(), kv.value.as_ref().map_or(Value::Null, any_value))).collect()
 }
@@ -221,6 +252,16 @@ mod tests {
         let request: ExportLogsServiceRequest = serde_json::from_str(JSON_EXPORT).unwrap();
         let from_protobuf = decode(&request.encode_to_vec(), Encoding::Protobuf);
         assert_eq!(from_protobuf.data, from_json.data);
+    }
+
+    #[test]
+    fn failures_are_google_rpc_status_in_the_request_encoding() {
+        let json = error_response(Encoding::Json, 429, "retry shortly");
+        assert_eq!(String::from_utf8(json).unwrap(), r#"{"code":8,"message":"retry shortly"}"#);
+        let protobuf = error_response(Encoding::Protobuf, 400, "bad body");
+        // field 1 varint 3, field 2 length-delimited "bad body"
+        assert_eq!(protobuf, b"\x08\x03\x12\x08bad body");
+        assert_eq!(RpcStatus::decode(protobuf.as_slice()).unwrap(), RpcStatus { code: 3, message: "bad body".into() });
     }
 
     #[test]
