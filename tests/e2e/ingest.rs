@@ -112,20 +112,7 @@ fn duckdb_and_pyarrow_read_the_archive_as_written() {
     let data = temp.path().join("data");
     let ingested = run("sluice-ingest", &["--data-dir", data.to_str().unwrap(), corpus.to_str().unwrap()], None);
     assert_eq!(ingested.status.code(), Some(0), "{}", stderr_text(&ingested));
-    let script = crate::workspace().join("tests/interop/check_archive.py");
-    let output = std::process::Command::new("python3")
-        .arg(script)
-        .arg(&data)
-        .arg(&expected)
-        .output()
-        .expect("python3 must be installed");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !stderr.contains("ModuleNotFoundError"),
-        "DuckDB and pyarrow are needed for this test: pip install duckdb pyarrow\n{stderr}"
-    );
-    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let stdout = crate::run_python("check_archive.py", &[data.as_os_str(), expected.as_os_str()], "duckdb pyarrow");
     assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 22, "{stdout}");
 }
 

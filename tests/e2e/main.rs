@@ -108,3 +108,19 @@ pub fn generate_corpus(dir: &Path, name: &str, flags: &[&str]) -> (PathBuf, serd
     let expected = serde_json::from_slice(&std::fs::read(&expected).unwrap()).unwrap();
     (corpus, expected)
 }
+
+/// Runs one of `tests/interop/`'s Python scripts; returns its stdout once
+/// it succeeded. A missing module fails with the `pip install` that brings
+/// it (`.ci/run` installs them all).
+pub fn run_python(script: &str, args: &[&std::ffi::OsStr], packages: &str) -> String {
+    let output = std::process::Command::new("python3")
+        .arg(workspace().join("tests/interop").join(script))
+        .args(args)
+        .output()
+        .expect("python3 must be installed");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("ModuleNotFoundError"), "{script} needs: pip install {packages}\n{stderr}");
+    assert!(output.status.success(), "{script} failed:\n{stdout}\n{stderr}");
+    stdout
+}

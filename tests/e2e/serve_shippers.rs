@@ -18,22 +18,10 @@ fn real_clients_ship_and_every_record_is_searchable() {
     let tokens = dir.path().join("tokens");
     std::fs::write(&tokens, "0123456789abcdef0123\n").unwrap();
     let server = Server::start(&data, &["--token-file", tokens.to_str().unwrap()]);
-    let script = crate::workspace().join("tests/interop/ship_with_clients.py");
-    let output = Command::new("python3")
-        .arg(script)
-        .arg(server.url(""))
-        .arg("0123456789abcdef0123")
-        .arg("500")
-        .output()
-        .expect("python3 must be installed");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !stderr.contains("ModuleNotFoundError"),
-        "the clients are needed for this test: pip install elasticsearch opentelemetry-sdk \
-         opentelemetry-exporter-otlp-proto-http\n{stderr}"
-    );
-    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let url = server.url("");
+    let args: [&std::ffi::OsStr; 3] = [url.as_ref(), "0123456789abcdef0123".as_ref(), "500".as_ref()];
+    let packages = "elasticsearch opentelemetry-sdk opentelemetry-exporter-otlp-proto-http";
+    let stdout = crate::run_python("ship_with_clients.py", &args, packages);
     assert_eq!(stdout, "ok elasticsearch helpers.bulk 500\nok opentelemetry otlp/http 500\n");
     wait_for_count(&data, "*", 1000, Duration::from_secs(2));
     assert_eq!(count(&data, "service:es-client"), 500);

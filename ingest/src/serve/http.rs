@@ -236,6 +236,14 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 impl AppState {
+    /// Runs a handler's work and records its status and latency per endpoint.
+    async fn observed(&self, endpoint: &'static str, work: impl Future<Output = Response>) -> Response {
+        let started = Instant::now();
+        let response = work.await;
+        self.shared.metrics.observe_request(endpoint, response.status().as_u16(), started.elapsed());
+        response
+    }
+
     /// A slot for one request, or 429 when the server is full or indexing
     /// has fallen behind.
     fn admit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
@@ -469,8 +477,7 @@ async fn ingest_ndjson(
     Query(params): Query<HashMap<String, String>>,
     request: Request,
 ) -> Response {
-    let started = Instant::now();
-    let response = async {
+    let work = async {
         let mut received = state.receive(&params, request, expect_lines).await?;
         let body = received.take_body();
         let chunk = decode(|| {
@@ -494,11 +501,8 @@ async fn ingest_ndjson(
             "blank": blank,
             "rejections": rejections,
         })))
-    }
-    .await
-    .into_response();
-    state.shared.metrics.observe_request("ingest", response.status().as_u16(), started.elapsed());
-    response
+    };
+    state.observed("ingest", async { work.await.into_response() }).await
 }
 
 async fn es_bulk(
@@ -528,7 +532,7 @@ async fn bulk(
     request: Request,
 ) -> Response {
     let started = Instant::now();
-    let response = async {
+    let work = async {
         let mut received = state.receive(&params, request, expect_lines).await?;
         let body = received.take_body();
         let (request, chunk) = decode(|| {
@@ -544,11 +548,8 @@ async fn bulk(
         let outcome = state.submit(chunk).await?;
         let took = started.elapsed().as_millis() as u64;
         Ok::<_, ApiError>(axum::Json(elastic::bulk_response(&request, &outcome.rejections, took, &id_prefix)))
-    }
-    .await
-    .into_response();
-    state.shared.metrics.observe_request("bulk", response.status().as_u16(), started.elapsed());
-    response
+    };
+    state.observed("bulk", async { work.await.into_response() }).await
 }
 
 async fn es_root() -> Response {
@@ -572,12 +573,11 @@ async fn otlp_logs(
     Query(params): Query<HashMap<String, String>>,
     request: Request,
 ) -> Response {
-    let started = Instant::now();
     // Failures are answered in the request's encoding too (JSON when it
     // names neither), as the OTLP spec asks.
     let answer_encoding = Encoding::of(request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()))
         .unwrap_or(Encoding::Json);
-    let response = async {
+    let work = async {
         let mut received = state.receive(&params, request, |headers| protobuf_or_json(headers, "OTLP/HTTP")).await?;
         let encoding = received.encoding;
         let body = received.take_body();
@@ -590,11 +590,8 @@ async fn otlp_logs(
         let outcome = state.submit(chunk).await?;
         let body = otlp::export_response(encoding, &outcome.rejections);
         Ok::<_, ApiError>(([(header::CONTENT_TYPE, encoding.content_type())], body).into_response())
-    }
-    .await
-    .unwrap_or_else(|error| error.into_otlp_response(answer_encoding));
-    state.shared.metrics.observe_request("otlp", response.status().as_u16(), started.elapsed());
-    response
+    };
+    state.observed("otlp", async { work.await.unwrap_or_else(|error| error.into_otlp_response(answer_encoding)) }).await
 }
 
 async fn loki_push(
@@ -603,8 +600,7 @@ async fn loki_push(
     Query(params): Query<HashMap<String, String>>,
     request: Request,
 ) -> Response {
-    let started = Instant::now();
-    let response = async {
+    let work = async {
         let mut received = state.receive(&params, request, |headers| protobuf_or_json(headers, "a Loki push")).await?;
         let body = received.take_body();
         let chunk = decode(|| {
@@ -616,9 +612,6 @@ async fn loki_push(
         drop(body);
         state.submit(chunk).await?;
         Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
-    }
-    .await
-    .into_response();
-    state.shared.metrics.observe_request("loki", response.status().as_u16(), started.elapsed());
-    response
+    };
+    state.observed("loki", async { work.await.into_response() }).await
 }
