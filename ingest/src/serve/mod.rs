@@ -386,17 +386,24 @@ fn write_ahead(
             Ok(position) => {
                 shared.metrics.observe_wal_sync(synced.elapsed(), group.len());
                 shared.wal_position.store(position, Ordering::Relaxed);
+                // Answer the whole group first: every one of its requests
+                // is durable now, and none should wait while the batch
+                // stage is busy taking an earlier one's lines.
                 let mut end = started;
+                let mut passed_on = Vec::with_capacity(group.len());
                 for append in group {
                     end += append.entry.len() as u64;
                     let mut chunk = append.chunk;
                     chunk.checkpoint = Some(wal_checkpoint(end));
                     shared.metrics.count_chunk(&chunk.counts, chunk.bytes);
                     let _ = append.reply.send(Ok(append.outcome));
+                    passed_on.push((chunk, append.budgeted));
+                }
+                for (chunk, budgeted) in passed_on {
                     if chunks.send(chunk).is_err() {
                         return Err(stopped());
                     }
-                    budget.give_back(append.budgeted);
+                    budget.give_back(budgeted);
                 }
             }
             Err(error) => {
