@@ -156,9 +156,7 @@ impl ApiError {
         self.retry_after = Some(seconds);
         self
     }
-}
 
-impl ApiError {
     /// The same failure as an OTLP client expects it: a `google.rpc.Status`
     /// in the request's encoding, with the same status and `Retry-After`.
     fn into_otlp_response(self, encoding: Encoding) -> Response {
