@@ -145,3 +145,64 @@ fn requests_get_429_while_indexing_lags_the_log() {
     assert_eq!(count(&data, "service:refused"), 0);
     assert_eq!(count(&data, "*"), 3);
 }
+
+/// Bodies count against `--max-in-flight-mib` at their declared length: a
+/// request that would take the bytes in flight past it gets 429 while a
+/// small one still fits.
+#[test]
+fn request_bodies_beyond_the_in_flight_bytes_get_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--max-in-flight-mib", "1"]);
+
+    // A slow client declares 700,005 bytes (684 KiB), sends 10, then waits.
+    let body = "{\"msg\":\"slow\"}\n".repeat(46_667);
+    let (first, rest) = body.split_at(10);
+    let addr = server.url("").trim_start_matches("http://").to_owned();
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    write!(
+        slow,
+        "POST /api/v1/ingest?service=slow HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{NDJSON}\r\nContent-Length: {}\r\n\r\n{first}",
+        body.len()
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&server, "sluice_http_requests_in_flight") != Some(1) {
+        assert!(Instant::now() < deadline, "the slow request was never admitted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // 400,000 more bytes (391 KiB) would pass 1 MiB: refused, nothing kept.
+    let big = dir.path().join("big.ndjson");
+    std::fs::write(&big, "{\"msg\":\"refused\"}\n".repeat(400_000 / 18)).unwrap();
+    let output = Command::new("curl")
+        .args(["-sS", "-i", "--max-time", "30", "-H", NDJSON, "--data-binary"])
+        .arg(format!("@{}", big.display()))
+        .arg(server.url("/api/v1/ingest?service=refused"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n");
+    let (head, answer) = text.split_once("\n\n").unwrap_or((&text, ""));
+    assert!(head.to_lowercase().starts_with("http/1.1 429"), "{head}");
+    assert!(head.to_lowercase().contains("\nretry-after: 1\n"), "{head}");
+    let answer: serde_json::Value = serde_json::from_str(answer).unwrap();
+    assert_eq!(
+        answer["error"]["reason"],
+        "the server holds its limit of 1 MiB of request bodies in flight (--max-in-flight-mib); retry shortly"
+    );
+
+    // A small request still fits beside the slow one.
+    let (head, _) = curl_with_headers(&server, "/api/v1/ingest?service=small", "{\"msg\":\"small\"}\n");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+
+    slow.write_all(rest.as_bytes()).unwrap();
+    let mut response = String::new();
+    slow.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"accepted\":46667"), "{response}");
+
+    wait_for_count(&data, "*", 46_668, Duration::from_secs(10));
+    assert_eq!(count(&data, "service:refused"), 0);
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+}

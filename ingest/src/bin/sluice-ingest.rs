@@ -188,10 +188,15 @@ struct ServeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 10 << 20)]
     max_body_bytes: usize,
 
-    /// Requests read or processed at once (429 beyond): bounds memory to
-    /// about this many times --max-body-bytes.
+    /// Requests read or processed at once (429 beyond). With
+    /// --max-in-flight-mib, bounds the memory that request bodies take.
     #[arg(long, value_name = "N", default_value_t = 32)]
     max_requests_in_flight: usize,
+
+    /// MiB of request bodies being read or processed at once (429 beyond).
+    /// A compressed or chunked body counts as --max-body-bytes until read.
+    #[arg(long, value_name = "MIB", default_value_t = 128)]
+    max_in_flight_mib: u64,
 
     /// How far, in MiB, the write-ahead log may run ahead of indexing before
     /// requests get 429.
@@ -262,6 +267,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     config.listen = args.listen;
     config.max_body_bytes = args.max_body_bytes.max(1);
     config.max_requests_in_flight = args.max_requests_in_flight.max(1);
+    config.max_in_flight_bytes = args.max_in_flight_mib.max(1) << 20;
     config.max_wal_behind_bytes = args.max_wal_behind_mib << 20;
     if let Some(path) = &args.token_file {
         match Tokens::load(path) {

@@ -40,6 +40,9 @@ struct AppState {
     tokens: Option<Arc<Tokens>>,
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
+    /// Request body bytes admitted and not yet answered, in KiB permits.
+    in_flight_kib: Arc<Semaphore>,
+    max_in_flight_kib: u32,
     max_body_bytes: usize,
     max_line_bytes: usize,
     max_wal_behind_bytes: u64,
@@ -59,6 +62,8 @@ pub(crate) fn run(
         tokens: config.tokens.clone().map(Arc::new),
         in_flight: Arc::new(Semaphore::new(config.max_requests_in_flight)),
         max_in_flight: config.max_requests_in_flight,
+        in_flight_kib: Arc::new(Semaphore::new(in_flight_kib(config) as usize)),
+        max_in_flight_kib: in_flight_kib(config),
         max_body_bytes: config.max_body_bytes,
         max_line_bytes: config.ingest.max_line_bytes,
         max_wal_behind_bytes: config.max_wal_behind_bytes,
@@ -242,9 +247,9 @@ impl AppState {
         response
     }
 
-    /// A slot for one request, or 429 when the server is full or indexing
-    /// has fallen behind.
-    fn admit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+    /// A slot for one request and room for its body, or 429 when the server
+    /// is full or indexing has fallen behind.
+    fn admit(&self, headers: &HeaderMap) -> Result<Admission, ApiError> {
         let behind = self.shared.wal_behind();
         if behind > self.max_wal_behind_bytes {
             return Err(ApiError::new(
@@ -254,7 +259,7 @@ impl AppState {
             )
             .retry(1));
         }
-        self.in_flight.clone().try_acquire_owned().map_err(|_| {
+        let slot = self.in_flight.clone().try_acquire_owned().map_err(|_| {
             ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "es_rejected_execution_exception",
@@ -265,7 +270,31 @@ impl AppState {
                 ),
             )
             .retry(1)
-        })
+        })?;
+        // A body is counted at its declared length; one whose size is known
+        // only once read (compressed, or chunked) at the body limit. One
+        // body larger than the whole budget is admitted when it has the
+        // server to itself.
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .filter(|_| !headers.contains_key(header::CONTENT_ENCODING))
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .unwrap_or(self.max_body_bytes as u64)
+            .min(self.max_body_bytes as u64);
+        let kib = u32::try_from(declared.div_ceil(1024)).unwrap_or(u32::MAX).clamp(1, self.max_in_flight_kib);
+        let bytes = self.in_flight_kib.clone().try_acquire_many_owned(kib).map_err(|_| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "es_rejected_execution_exception",
+                format!(
+                    "the server holds its limit of {} MiB of request bodies in flight (--max-in-flight-mib); retry \
+                     shortly",
+                    self.max_in_flight_kib.div_ceil(1024)
+                ),
+            )
+            .retry(1)
+        })?;
+        Ok(Admission { _slot: slot, _bytes: bytes })
     }
 
     /// Admits a request and reads its body, once `media_type` accepts its
@@ -278,8 +307,8 @@ impl AppState {
     ) -> Result<Received<E>, ApiError> {
         let encoding = media_type(request.headers())?;
         let (service, producer) = ingest_params(params)?;
-        let slot = match self.admit() {
-            Ok(slot) => slot,
+        let admission = match self.admit(request.headers()) {
+            Ok(admission) => admission,
             Err(refusal) => {
                 drain_refused(request, self.max_body_bytes).await;
                 return Err(refusal);
@@ -287,7 +316,7 @@ impl AppState {
         };
         let (parts, body) = request.into_parts();
         let body = self.read_body(&parts.headers, body).await?;
-        Ok(Received { body, encoding, service: service.map(str::to_owned), producer, _slot: slot })
+        Ok(Received { body, encoding, service: service.map(str::to_owned), producer, _admission: admission })
     }
 
     /// Reads the whole body, decompressed, within the limit.
@@ -380,6 +409,18 @@ async fn drain_refused(request: Request, limit: usize) {
     .await;
 }
 
+/// What an admitted request holds until it is answered: its slot among the
+/// requests in flight, and its body's room among the bytes in flight.
+struct Admission {
+    _slot: OwnedSemaphorePermit,
+    _bytes: OwnedSemaphorePermit,
+}
+
+/// `--max-in-flight-mib` in KiB permits (at least one).
+fn in_flight_kib(config: &ServeConfig) -> u32 {
+    u32::try_from(config.max_in_flight_bytes.div_ceil(1024)).unwrap_or(u32::MAX).max(1)
+}
+
 /// An admitted request, read: it holds its in-flight slot until answered.
 struct Received<E = ()> {
     body: Vec<u8>,
@@ -387,7 +428,7 @@ struct Received<E = ()> {
     encoding: E,
     service: Option<String>,
     producer: Option<Producer>,
-    _slot: OwnedSemaphorePermit,
+    _admission: Admission,
 }
 
 impl<E> Received<E> {

@@ -77,6 +77,10 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// Requests whose bodies are being read or processed at once; more get 429.
     pub max_requests_in_flight: usize,
+    /// Bytes of request bodies admitted and not yet answered; more get 429.
+    /// A body of unknown size (compressed, chunked) counts as
+    /// `max_body_bytes`.
+    pub max_in_flight_bytes: u64,
     /// How far the log may run ahead of the index and archive before
     /// requests get 429.
     pub max_wal_behind_bytes: u64,
@@ -92,6 +96,7 @@ impl ServeConfig {
             tokens: None,
             max_body_bytes: 10 << 20,
             max_requests_in_flight: 64,
+            max_in_flight_bytes: 128 << 20,
             max_wal_behind_bytes: 512 << 20,
             wal_segment_bytes: 64 << 20,
         }
