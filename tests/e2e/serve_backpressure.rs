@@ -30,14 +30,10 @@ fn metric(server: &Server, name: &str) -> Option<u64> {
     text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
-#[test]
-fn requests_beyond_the_in_flight_limit_get_429_and_keep_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let server = Server::start(&data, &["--max-requests-in-flight", "1"]);
-
-    // A slow client: headers and half its body, then nothing for a while.
-    let body = "{\"msg\":\"slow one\"}\n{\"msg\":\"slow two\"}\n";
+/// A slow client: posts `body` to `?service=slow` declaring its whole
+/// length, sends 10 bytes of it and waits until the server has admitted the
+/// request. Returns the connection and the rest of the body to send.
+fn start_slow_request<'a>(server: &Server, body: &'a str) -> (TcpStream, &'a str) {
     let (first, rest) = body.split_at(10);
     let addr = server.url("").trim_start_matches("http://").to_owned();
     let mut slow = TcpStream::connect(&addr).unwrap();
@@ -48,10 +44,22 @@ fn requests_beyond_the_in_flight_limit_get_429_and_keep_nothing() {
     )
     .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while metric(&server, "sluice_http_requests_in_flight") != Some(1) {
+    while metric(server, "sluice_http_requests_in_flight") != Some(1) {
         assert!(Instant::now() < deadline, "the slow request was never admitted");
         std::thread::sleep(Duration::from_millis(20));
     }
+    (slow, rest)
+}
+
+#[test]
+fn requests_beyond_the_in_flight_limit_get_429_and_keep_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--max-requests-in-flight", "1"]);
+
+    // A slow client: headers and half its body, then nothing for a while.
+    let body = "{\"msg\":\"slow one\"}\n{\"msg\":\"slow two\"}\n";
+    let (mut slow, rest) = start_slow_request(&server, body);
 
     let (head, answer) = curl_with_headers(&server, "/api/v1/ingest?service=refused", "{\"msg\":\"refused\"}\n");
     assert!(head.starts_with("http/1.1 429"), "{head}");
@@ -157,20 +165,7 @@ fn request_bodies_beyond_the_in_flight_bytes_get_429() {
 
     // A slow client declares 700,005 bytes (684 KiB), sends 10, then waits.
     let body = "{\"msg\":\"slow\"}\n".repeat(46_667);
-    let (first, rest) = body.split_at(10);
-    let addr = server.url("").trim_start_matches("http://").to_owned();
-    let mut slow = TcpStream::connect(&addr).unwrap();
-    write!(
-        slow,
-        "POST /api/v1/ingest?service=slow HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{NDJSON}\r\nContent-Length: {}\r\n\r\n{first}",
-        body.len()
-    )
-    .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while metric(&server, "sluice_http_requests_in_flight") != Some(1) {
-        assert!(Instant::now() < deadline, "the slow request was never admitted");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (mut slow, rest) = start_slow_request(&server, &body);
 
     // 400,000 more bytes (391 KiB) would pass 1 MiB: refused, nothing kept.
     let big = dir.path().join("big.ndjson");

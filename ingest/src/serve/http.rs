@@ -56,14 +56,15 @@ pub(crate) fn run(
     shared: Arc<Shared>,
     on_listening: impl FnOnce(),
 ) -> Result<(), IngestError> {
+    let max_in_flight_kib = in_flight_kib(config);
     let state = AppState {
         jobs,
         shared,
         tokens: config.tokens.clone().map(Arc::new),
         in_flight: Arc::new(Semaphore::new(config.max_requests_in_flight)),
         max_in_flight: config.max_requests_in_flight,
-        in_flight_kib: Arc::new(Semaphore::new(in_flight_kib(config) as usize)),
-        max_in_flight_kib: in_flight_kib(config),
+        in_flight_kib: Arc::new(Semaphore::new(max_in_flight_kib as usize)),
+        max_in_flight_kib,
         max_body_bytes: config.max_body_bytes,
         max_line_bytes: config.ingest.max_line_bytes,
         max_wal_behind_bytes: config.max_wal_behind_bytes,
@@ -155,6 +156,16 @@ struct ApiError {
 impl ApiError {
     fn new(status: StatusCode, kind: &'static str, reason: impl Into<String>) -> ApiError {
         ApiError { status, kind, reason: reason.into(), retry_after: None }
+    }
+
+    /// 429 with `Retry-After: 1`: a limit named in `reason` is reached.
+    fn too_many(reason: String) -> ApiError {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "es_rejected_execution_exception",
+            format!("{reason}; retry shortly"),
+        )
+        .retry(1)
     }
 
     fn retry(mut self, seconds: u32) -> ApiError {
@@ -252,47 +263,28 @@ impl AppState {
     fn admit(&self, headers: &HeaderMap) -> Result<Admission, ApiError> {
         let behind = self.shared.wal_behind();
         if behind > self.max_wal_behind_bytes {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "es_rejected_execution_exception",
-                format!("indexing is {behind} bytes behind the write-ahead log (--max-wal-behind-mib); retry shortly"),
-            )
-            .retry(1));
+            return Err(ApiError::too_many(format!(
+                "indexing is {behind} bytes behind the write-ahead log (--max-wal-behind-mib)"
+            )));
         }
         let slot = self.in_flight.clone().try_acquire_owned().map_err(|_| {
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "es_rejected_execution_exception",
-                format!(
-                    "the server is at its limit of {} request{} in flight (--max-requests-in-flight); retry shortly",
-                    self.max_in_flight,
-                    if self.max_in_flight == 1 { "" } else { "s" }
-                ),
-            )
-            .retry(1)
+            ApiError::too_many(format!(
+                "the server is at its limit of {} request{} in flight (--max-requests-in-flight)",
+                self.max_in_flight,
+                if self.max_in_flight == 1 { "" } else { "s" }
+            ))
         })?;
-        // A body is counted at its declared length; one whose size is known
-        // only once read (compressed, or chunked) at the body limit. One
-        // body larger than the whole budget is admitted when it has the
-        // server to itself.
-        let declared = headers
-            .get(header::CONTENT_LENGTH)
-            .filter(|_| !headers.contains_key(header::CONTENT_ENCODING))
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-            .unwrap_or(self.max_body_bytes as u64)
-            .min(self.max_body_bytes as u64);
+        // A body counts at its declared length. The decompression layer
+        // drops the length of a compressed body, so it and a chunked one
+        // count at the body limit until read. One body larger than the
+        // whole budget is admitted when it has the server to itself.
+        let declared = declared_length(headers).unwrap_or(self.max_body_bytes as u64).min(self.max_body_bytes as u64);
         let kib = u32::try_from(declared.div_ceil(1024)).unwrap_or(u32::MAX).clamp(1, self.max_in_flight_kib);
         let bytes = self.in_flight_kib.clone().try_acquire_many_owned(kib).map_err(|_| {
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "es_rejected_execution_exception",
-                format!(
-                    "the server holds its limit of {} MiB of request bodies in flight (--max-in-flight-mib); retry \
-                     shortly",
-                    self.max_in_flight_kib.div_ceil(1024)
-                ),
-            )
-            .retry(1)
+            ApiError::too_many(format!(
+                "the server holds its limit of {} MiB of request bodies in flight (--max-in-flight-mib)",
+                self.max_in_flight_kib.div_ceil(1024)
+            ))
         })?;
         Ok(Admission { _slot: slot, _bytes: bytes })
     }
@@ -329,7 +321,7 @@ impl AppState {
                 format!("the request body is larger than {limit} bytes (--max-body-bytes); send smaller batches"),
             )
         };
-        let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let declared = declared_length(headers);
         if declared.is_some_and(|length| length > limit as u64) {
             return Err(too_large());
         }
@@ -414,6 +406,11 @@ async fn drain_refused(request: Request, limit: usize) {
 struct Admission {
     _slot: OwnedSemaphorePermit,
     _bytes: OwnedSemaphorePermit,
+}
+
+/// `Content-Length`, when the client gave one.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
 }
 
 /// `--max-in-flight-mib` in KiB permits (at least one).
