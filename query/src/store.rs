@@ -309,8 +309,17 @@ impl Store {
             let top = TopDocs::with_limit(want).order_by_fast_field::<DateTime>("timestamp", order);
             let (found, count) = searcher.search(&query, &(top, Count)).map_err(split.tantivy())?;
             total += count as u64;
+            let first = hits.len();
             for (_, address) in found {
                 hits.push(locate(&searcher, address, split)?);
+            }
+            // Doc ids group similar records rather than follow time (see
+            // `sluice_index::fields::GroupKey`), so records of the same
+            // instant come back in archive order, not doc-id order.
+            let split_hits = &mut hits[first..];
+            split_hits.sort_unstable_by_key(|hit| (hit.timestamp, hit.batch, hit.row));
+            if !oldest_first {
+                split_hits.reverse();
             }
         }
         Ok((hits, total))

@@ -670,3 +670,37 @@ fn compare_finds_what_appeared() {
         "sluice: error: compare needs --from: the start of the window to compare with the baseline\n"
     );
 }
+
+/// The index adds records grouped by producer, service and template, not in
+/// time order, so doc ids do not follow the archive. Records of one instant
+/// still come back in archive (input) order, reversed for newest first.
+#[test]
+fn records_of_the_same_instant_come_back_in_input_order() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let mut input = String::new();
+    for n in 1..=6 {
+        let service = if n % 2 == 0 { "db" } else { "web" };
+        let words = if n % 3 == 0 { "retrying query" } else { "slow request" };
+        input.push_str(&format!(
+            "{{\"timestamp\":\"2024-03-01T10:00:00Z\",\"level\":\"info\",\"service\":\"{service}\",\"message\":\"{words} {n}\"}}\n"
+        ));
+    }
+    let ingested = run("sluice-ingest", &["--data-dir", data.to_str().unwrap()], Some(input.as_bytes()));
+    assert_eq!(ingested.status.code(), Some(0), "{}", stderr_text(&ingested));
+    let messages = |extra: &[&str]| -> Vec<String> {
+        let args = [&["search", "*", "--format", "ndjson"][..], extra].concat();
+        ndjson(&data, &args).iter().map(|h| h["message"].as_str().unwrap().to_owned()).collect()
+    };
+    let in_order = [
+        "slow request 1",
+        "slow request 2",
+        "retrying query 3",
+        "slow request 4",
+        "slow request 5",
+        "retrying query 6",
+    ];
+    assert_eq!(messages(&["--oldest-first"]), in_order);
+    let newest_first: Vec<&str> = in_order.iter().rev().copied().collect();
+    assert_eq!(messages(&[]), newest_first);
+}

@@ -2,7 +2,9 @@
 //! records of a corpus with tantivy and nothing else.
 //!
 //! Untimed: every line is normalized and turned into the very document
-//! Sluice indexes (same schema, same fields). Timed: adding the documents
+//! Sluice indexes (same schema, same fields), in the corpus's order, as a
+//! plain indexer would (Sluice adds a batch's documents grouped by
+//! `GroupKey`, which makes its index smaller). Timed: adding the documents
 //! to a fresh index with N threads and the same memory budget as
 //! `sluice-ingest`, committing, and waiting for merges. What remains for
 //! Sluice beyond this is reading, parsing, normalizing, sorting and the

@@ -4,7 +4,9 @@
 //! A batch closes after `--batch-bytes` of input or at the end of the
 //! inputs. Closing sorts its records by time (stable), which fixes each
 //! record's row in its hour's archive file; the documents get that
-//! location; the archive files and the dead letters are written and
+//! location and are then grouped for the index (similar records side by
+//! side, time order within a group: see `GroupKey`);
+//! the archive files and the dead letters are written and
 //! fsync'd under temporary names. Nothing is visible yet: the commit stage
 //! makes it so, after the index commit (see `sluice_index::data_dir`).
 
@@ -15,7 +17,7 @@ use std::sync::Arc;
 
 use sluice_index::archive::{ArchiveLayout, ArchiveWriter, StagedFile, sort_order, sorted_batch};
 use sluice_index::data_dir::{Checkpoint, DataDir, DataDirError, batch_file_stem};
-use sluice_index::fields::IndexFields;
+use sluice_index::fields::{GroupKey, IndexFields};
 use sluice_index::{RecordBatch, TantivyDocument};
 
 use crate::error::IngestError;
@@ -26,7 +28,8 @@ const NANOS_PER_HOUR: i64 = 3_600_000_000_000;
 /// A batch ready to commit: documents located, files staged.
 pub struct StagedBatch {
     pub number: u64,
-    /// `(timestamp ns, document)` pairs, in time order.
+    /// `(timestamp ns, document)` pairs, grouped by [`GroupKey`], in time
+    /// order within a group.
     pub documents: Vec<(i64, TantivyDocument)>,
     pub staged: Vec<StagedFile>,
     pub checkpoints: BTreeMap<String, Checkpoint>,
@@ -45,6 +48,7 @@ pub struct Batcher {
 #[derive(Default)]
 struct OpenBatch {
     timestamps: Vec<i64>,
+    groups: Vec<GroupKey>,
     documents: Vec<TantivyDocument>,
     rows: Vec<RecordBatch>,
     dead_letters: Vec<u8>,
@@ -71,6 +75,7 @@ impl Batcher {
     pub fn add(&mut self, chunk: NormalizedChunk) {
         let open = &mut self.open;
         open.timestamps.extend_from_slice(&chunk.timestamps);
+        open.groups.extend_from_slice(&chunk.groups);
         open.documents.extend(chunk.documents);
         if chunk.rows.num_rows() > 0 {
             open.rows.push(chunk.rows);
@@ -107,10 +112,13 @@ impl Batcher {
             }
             if let Some(mut document) = slots[position as usize].take() {
                 self.fields.locate(&mut document, number, row);
-                documents.push((timestamp, document));
+                documents.push((open.groups[position as usize], timestamp, document));
             }
             row += 1;
         }
+        // Stable: time order stays within each group.
+        documents.sort_by_key(|&(group, _, _)| group);
+        let documents = documents.into_iter().map(|(_, timestamp, document)| (timestamp, document)).collect();
         let mut staged = Vec::new();
         if !order.is_empty() {
             let sorted = sorted_batch(&self.layout, &open.rows, &order).map_err(IngestError::Archive)?;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use sluice_index::archive::{ArchiveBatchBuilder, ArchiveLayout};
 use sluice_index::data_dir::Checkpoint;
-use sluice_index::fields::IndexFields;
+use sluice_index::fields::{GroupKey, IndexFields};
 use sluice_index::{RecordBatch, TantivyDocument};
 use sluice_schemas::{LineBuffer, Normalizer};
 
@@ -23,6 +23,8 @@ use crate::summary::{RejectReason, Summary};
 pub struct NormalizedChunk {
     /// Accepted records' timestamps (ns), in arrival order.
     pub timestamps: Vec<i64>,
+    /// Accepted records' index groups ([`GroupKey`]), in arrival order.
+    pub groups: Vec<GroupKey>,
     /// Accepted records' index documents, in arrival order.
     pub documents: Vec<TantivyDocument>,
     /// Accepted records as archive rows, in arrival order.
@@ -76,6 +78,7 @@ impl ChunkNormalizer {
     pub fn normalize(&mut self, chunk: Chunk) -> Result<NormalizedChunk, IngestError> {
         let mut counts = Summary { lines_read: chunk.lines_read, blank: chunk.blank, ..Summary::default() };
         let mut timestamps = Vec::with_capacity(chunk.lines.len());
+        let mut groups = Vec::with_capacity(chunk.lines.len());
         let mut documents = Vec::with_capacity(chunk.lines.len());
         let mut dead_letters = Vec::new();
         let mut rejections = Vec::new();
@@ -108,6 +111,7 @@ impl ChunkNormalizer {
                 Ok(record) => {
                     counts.accepted += 1;
                     timestamps.push(record.timestamp.as_nanos());
+                    groups.push(GroupKey::of(&record));
                     documents.push(self.fields.unlocated_document(&record));
                     self.archive.push(&record);
                 }
@@ -130,6 +134,7 @@ impl ChunkNormalizer {
         let rows = self.archive.finish_unsorted().map_err(IngestError::Archive)?;
         Ok(NormalizedChunk {
             timestamps,
+            groups,
             documents,
             rows,
             dead_letters,
