@@ -99,26 +99,32 @@ impl Batcher {
         let stem = batch_file_stem(number);
         let order = sort_order(&open.timestamps);
         // Rows restart at 0 in each hour: one archive file per hour.
-        let mut slots: Vec<Option<TantivyDocument>> = open.documents.into_iter().map(Some).collect();
-        let mut documents = Vec::with_capacity(slots.len());
+        let mut rows = vec![0u64; open.timestamps.len()];
         let mut hour = i64::MIN;
         let mut row = 0u64;
         for &position in &order {
-            let timestamp = open.timestamps[position as usize];
-            let record_hour = timestamp.div_euclid(NANOS_PER_HOUR);
+            let record_hour = open.timestamps[position as usize].div_euclid(NANOS_PER_HOUR);
             if record_hour != hour {
                 hour = record_hour;
                 row = 0;
             }
-            if let Some(mut document) = slots[position as usize].take() {
-                self.fields.locate(&mut document, number, row);
-                documents.push((open.groups[position as usize], timestamp, document));
-            }
+            rows[position as usize] = row;
             row += 1;
         }
-        // Stable: time order stays within each group.
-        documents.sort_by_key(|&(group, _, _)| group);
-        let documents = documents.into_iter().map(|(_, timestamp, document)| (timestamp, document)).collect();
+        // The index's order: by group, time order within a group (a stable
+        // sort of the time order). Positions are sorted, not documents, so
+        // each document moves once.
+        let mut index_order = order.clone();
+        index_order.sort_by_key(|&position| open.groups[position as usize]);
+        let mut slots: Vec<Option<TantivyDocument>> = open.documents.into_iter().map(Some).collect();
+        let mut documents = Vec::with_capacity(slots.len());
+        for position in index_order {
+            let position = position as usize;
+            if let Some(mut document) = slots[position].take() {
+                self.fields.locate(&mut document, number, rows[position]);
+                documents.push((open.timestamps[position], document));
+            }
+        }
         let mut staged = Vec::new();
         if !order.is_empty() {
             let sorted = sorted_batch(&self.layout, &open.rows, &order).map_err(IngestError::Archive)?;
