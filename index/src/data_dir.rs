@@ -39,6 +39,11 @@ pub enum DataDirError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("manifest {} is not valid: {source}; restore it from a backup or move the data directory aside", path.display())]
     Manifest { path: PathBuf, source: serde_json::Error },
+    #[error(
+        "data directory {} is in format {found}, and this Sluice reads format {FORMAT_VERSION} only: ingest into a new --data-dir (the old archive's Parquet files stay readable by DuckDB, pyarrow and any Parquet reader)",
+        root.display()
+    )]
+    FormatVersion { root: PathBuf, found: u32 },
     #[error(transparent)]
     Index(#[from] IndexError),
 }
@@ -46,7 +51,9 @@ pub enum DataDirError {
 impl DataDirError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            DataDirError::Io { .. } | DataDirError::Manifest { .. } => ErrorKind::OperatorFixable,
+            DataDirError::Io { .. } | DataDirError::Manifest { .. } | DataDirError::FormatVersion { .. } => {
+                ErrorKind::OperatorFixable
+            }
             DataDirError::Index(error) => error.kind(),
         }
     }
@@ -74,7 +81,10 @@ pub struct Manifest {
     pub checkpoints: BTreeMap<String, Checkpoint>,
 }
 
-const FORMAT_VERSION: u32 = 1;
+/// The on-disk format this build reads and writes. 2: term dictionaries
+/// are SSTables (tantivy's `quickwit` feature), which a build with FST
+/// dictionaries (format 1) cannot read, nor the other way round.
+pub const FORMAT_VERSION: u32 = 2;
 
 impl Manifest {
     /// Writes the manifest atomically: a reader (or a crash) sees the old
@@ -145,14 +155,20 @@ impl DataDir {
         self.root.join("manifest.json")
     }
 
-    /// The committed manifest, or an empty one for a new directory.
+    /// The committed manifest, or an empty one for a new directory. A
+    /// directory in another format is refused here, before its index is
+    /// opened, so the user reads what to do rather than a tantivy error.
     pub fn load_manifest(&self) -> Result<Manifest, DataDirError> {
         let path = self.manifest_path();
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| DataDirError::Manifest { path, source }),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
-            Err(source) => Err(DataDirError::Io { path, source }),
+        let manifest: Manifest = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| DataDirError::Manifest { path, source })?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
+            Err(source) => return Err(DataDirError::Io { path, source }),
+        };
+        if manifest.format_version != FORMAT_VERSION {
+            return Err(DataDirError::FormatVersion { root: self.root.clone(), found: manifest.format_version });
         }
+        Ok(manifest)
     }
 
     /// Brings index and archive back to the manifest's last batch.

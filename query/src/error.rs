@@ -49,6 +49,8 @@ pub enum QueryError {
     Archive { path: PathBuf, message: String },
     #[error(transparent)]
     Layout(#[from] sluice_index::splits::IndexError),
+    #[error(transparent)]
+    DataDir(#[from] sluice_index::data_dir::DataDirError),
 }
 
 impl QueryError {
@@ -73,6 +75,7 @@ impl QueryError {
             QueryError::Sql { user: true, .. } => ErrorKind::UserFixable,
             QueryError::Sql { user: false, .. } => ErrorKind::OperatorFixable,
             QueryError::Layout(error) => error.kind(),
+            QueryError::DataDir(error) => error.kind(),
         }
     }
 }

@@ -252,6 +252,8 @@ impl Store {
         if all.is_empty() {
             return Err(QueryError::EmptyDataDir { dir: root.to_owned() });
         }
+        // Refuses a directory in another on-disk format before opening it.
+        dir.load_manifest()?;
         let wanted: Vec<(String, PathBuf)> = all
             .into_iter()
             .filter(|(day, _)| day_start(day).is_some_and(|start| range.overlaps(start, start + NANOS_PER_DAY)))

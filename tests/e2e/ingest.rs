@@ -194,3 +194,37 @@ fn disk_full_stops_cleanly_and_the_rerun_loses_nothing() {
     assert_eq!(index_docs(&data), 300);
     assert_eq!(archive_rows(&data), 300);
 }
+
+/// A data directory written in another on-disk format (here: format 1,
+/// whose term dictionaries are FSTs) is refused by both binaries with exit 3
+/// and what to do, before anything in it is opened or changed.
+#[test]
+fn a_data_dir_in_another_format_is_refused_with_what_to_do() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let input = temp.path().join("app.ndjson");
+    std::fs::write(&input, "{\"ts\":1700000000,\"level\":\"info\",\"msg\":\"started\"}\n").unwrap();
+    let ingest_args = ["--data-dir", data.to_str().unwrap(), input.to_str().unwrap()];
+    let first = run("sluice-ingest", &ingest_args, None);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr_text(&first));
+    let manifest_path = data.join("manifest.json");
+    let mut manifest: Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    assert_eq!(manifest["format_version"], 2);
+    manifest["format_version"] = json!(1);
+    let old = serde_json::to_vec_pretty(&manifest).unwrap();
+    std::fs::write(&manifest_path, &old).unwrap();
+
+    let expected = format!(
+        "data directory {} is in format 1, and this Sluice reads format 2 only: ingest into a new --data-dir \
+         (the old archive's Parquet files stay readable by DuckDB, pyarrow and any Parquet reader)\n",
+        data.display()
+    );
+    let ingest = run("sluice-ingest", &ingest_args, None);
+    assert_eq!(ingest.status.code(), Some(3), "{}", stderr_text(&ingest));
+    assert_eq!(stderr_text(&ingest), format!("sluice-ingest: error: {expected}"));
+    let search = run("sluice", &["--data-dir", data.to_str().unwrap(), "search", "*"], None);
+    assert_eq!(search.status.code(), Some(3), "{}", stderr_text(&search));
+    assert_eq!(stderr_text(&search), format!("sluice: error: {expected}"));
+    assert_eq!(std::fs::read(&manifest_path).unwrap(), old, "the refused directory is left as it was");
+    assert_eq!(archive_rows(&data), 1);
+}
