@@ -1,39 +1,103 @@
-//! The "tantivy alone" baseline of the end-to-end benchmark: indexes the
-//! records of a corpus with tantivy and nothing else.
+//! The "tantivy alone" baselines of the end-to-end benchmark: the records
+//! of a corpus indexed with tantivy and nothing else, in two ways.
 //!
-//! Untimed: every line is normalized and turned into the very document
-//! Sluice indexes (same schema, same fields), in the corpus's order, as a
-//! plain indexer would (Sluice adds a batch's documents grouped by
-//! `GroupKey`, which makes its index smaller). Timed: adding the documents
-//! to a fresh index with N threads and the same memory budget as
-//! `sluice-ingest`, committing, and waiting for merges. What remains for
-//! Sluice beyond this is reading, parsing, normalizing, sorting and the
-//! Parquet archive.
+//! Untimed in both: every line is normalized and turned into the very
+//! document Sluice indexes (same schema, same fields), in the corpus's
+//! order, as a plain indexer would (Sluice adds a batch's documents grouped
+//! by `GroupKey`, which makes its index smaller).
 //!
-//! `tantivy-baseline CORPUS INDEX_DIR [THREADS]` prints one JSON object.
+//! Timed, by default (`add-only`): adding the prebuilt documents to a fresh
+//! index with N threads and the same memory budget as `sluice-ingest`,
+//! committing, and waiting for merges: tantivy's own cost and nothing else.
+//!
+//! Timed with `--parse-json` (`tantivy-cli`): what `tantivy-cli index`
+//! does with a file of already-normalized records, one JSON document per
+//! line: read each line, parse it into a document of the schema, add it;
+//! then commit and wait for merges. The normalized records are written to
+//! `INDEX_DIR.docs.ndjson` first, untimed.
+//!
+//! `tantivy-baseline [--parse-json] CORPUS INDEX_DIR [THREADS]` prints one
+//! JSON object.
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::time::Instant;
 
 use sluice_index::fields::IndexFields;
 use sluice_schemas::{LineBuffer, Normalizer, Schema, Timestamp};
+use tantivy::schema::document::Document;
 use tantivy::{Index, IndexWriter, TantivyDocument};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() < 3 {
-        eprintln!("usage: tantivy-baseline CORPUS INDEX_DIR [THREADS]");
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let parse_json = args.first().is_some_and(|a| a == "--parse-json");
+    if parse_json {
+        args.remove(0);
+    }
+    if args.len() < 2 {
+        eprintln!("usage: tantivy-baseline [--parse-json] CORPUS INDEX_DIR [THREADS]");
         std::process::exit(2);
     }
-    let threads: usize = args.get(3).and_then(|t| t.parse().ok()).unwrap_or(2);
+    let (corpus, index_dir) = (&args[0], &args[1]);
+    let threads: usize = args.get(2).and_then(|t| t.parse().ok()).unwrap_or(2);
     let fields = IndexFields::new(&Schema::builtin());
+    let (documents, raw_bytes) = normalized_documents(&fields, corpus);
+    let count = documents.len();
+    std::fs::create_dir_all(index_dir).unwrap_or_else(|e| fail(&e.to_string()));
+    let index =
+        Index::create_in_dir(index_dir, fields.schema.clone()).unwrap_or_else(|e| fail(&format!("{index_dir}: {e}")));
+    let docs_path = format!("{}.docs.ndjson", index_dir.trim_end_matches('/'));
+    // Prebuilt documents, or none when they are read back from JSON.
+    let prebuilt = if parse_json {
+        write_documents(&fields, documents, &docs_path);
+        None
+    } else {
+        Some(documents)
+    };
+    let started = Instant::now();
+    let mut writer: IndexWriter<TantivyDocument> =
+        index.writer_with_num_threads(threads, 96 << 20).unwrap_or_else(|e| fail(&e.to_string()));
+    if let Some(documents) = prebuilt {
+        for document in documents {
+            writer.add_document(document).unwrap_or_else(|e| fail(&e.to_string()));
+        }
+    } else {
+        let file = std::fs::File::open(&docs_path).unwrap_or_else(|e| fail(&format!("{docs_path}: {e}")));
+        for line in std::io::BufReader::new(file).lines() {
+            let line = line.unwrap_or_else(|e| fail(&e.to_string()));
+            let document = TantivyDocument::parse_json(&fields.schema, &line)
+                .unwrap_or_else(|e| fail(&format!("{docs_path}: {e}")));
+            writer.add_document(document).unwrap_or_else(|e| fail(&e.to_string()));
+        }
+    }
+    writer.commit().unwrap_or_else(|e| fail(&e.to_string()));
+    writer.wait_merging_threads().unwrap_or_else(|e| fail(&e.to_string()));
+    let seconds = started.elapsed().as_secs_f64();
+    if parse_json {
+        let _ = std::fs::remove_file(&docs_path);
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "mode": if parse_json { "tantivy-cli" } else { "add-only" },
+            "documents": count,
+            "raw_bytes": raw_bytes,
+            "threads": threads,
+            "seconds": seconds,
+            "raw_mb_per_s": raw_bytes as f64 / 1e6 / seconds,
+        })
+    );
+}
+
+/// Every accepted line of `corpus` as the document Sluice would index, and
+/// the corpus's size in bytes.
+fn normalized_documents(fields: &IndexFields, corpus: &str) -> (Vec<TantivyDocument>, u64) {
     let mut normalizer = Normalizer::with_default_schema();
     let mut buffer = LineBuffer::new();
     let observed = Timestamp::now();
-    let file = std::fs::File::open(&args[1]).unwrap_or_else(|e| fail(&format!("{}: {e}", args[1])));
+    let file = std::fs::File::open(corpus).unwrap_or_else(|e| fail(&format!("{corpus}: {e}")));
     let mut documents: Vec<TantivyDocument> = Vec::new();
     let mut raw_bytes = 0u64;
     for (row, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
@@ -44,29 +108,17 @@ fn main() {
             documents.push(fields.document(&record, 1, row as u64));
         }
     }
-    let count = documents.len();
-    std::fs::create_dir_all(&args[2]).unwrap_or_else(|e| fail(&e.to_string()));
-    let index =
-        Index::create_in_dir(&args[2], fields.schema.clone()).unwrap_or_else(|e| fail(&format!("{}: {e}", args[2])));
-    let started = Instant::now();
-    let mut writer: IndexWriter<TantivyDocument> =
-        index.writer_with_num_threads(threads, 96 << 20).unwrap_or_else(|e| fail(&e.to_string()));
+    (documents, raw_bytes)
+}
+
+/// The documents as NDJSON, the input `tantivy-cli index` takes.
+fn write_documents(fields: &IndexFields, documents: Vec<TantivyDocument>, path: &str) {
+    let file = std::fs::File::create(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+    let mut out = std::io::BufWriter::new(file);
     for document in documents {
-        writer.add_document(document).unwrap_or_else(|e| fail(&e.to_string()));
+        writeln!(out, "{}", document.to_json(&fields.schema)).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
     }
-    writer.commit().unwrap_or_else(|e| fail(&e.to_string()));
-    writer.wait_merging_threads().unwrap_or_else(|e| fail(&e.to_string()));
-    let seconds = started.elapsed().as_secs_f64();
-    println!(
-        "{}",
-        serde_json::json!({
-            "documents": count,
-            "raw_bytes": raw_bytes,
-            "threads": threads,
-            "seconds": seconds,
-            "raw_mb_per_s": raw_bytes as f64 / 1e6 / seconds,
-        })
-    );
+    out.flush().unwrap_or_else(|e| fail(&format!("{path}: {e}")));
 }
 
 fn fail(message: &str) -> ! {
