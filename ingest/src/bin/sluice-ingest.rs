@@ -19,23 +19,24 @@ use sluice_schemas::ErrorKind;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// How long mimalloc keeps freed memory before it returns it to the OS, in
-/// ms; -1 never does. Its default is 1 s, shorter than a batch: every
-/// batch then faulted its buffers (documents, Arrow columns, Parquet pages,
-/// zstd tables) back in and the kernel zeroed them again, about 6% of an
+/// Tells mimalloc never to return freed memory to the OS during the run.
+/// Its default returns it after 1 s, shorter than a batch: every batch then
+/// faulted its buffers (documents, Arrow columns, Parquet pages, zstd
+/// tables) back in and the kernel zeroed them again, about 6% of an
 /// ingest's CPU (`clear_page_erms` in `perf`). Keeping them costs about
-/// 130 MiB of RSS, at a high-water mark the batch size bounds. A one-shot
-/// ingest never returns memory (it exits); the server does after 10 s
-/// without use, so an idle server shrinks after a burst.
-fn keep_freed_memory(delay_ms: std::ffi::c_long) {
+/// 130 MiB of RSS, at a high-water mark the batch size bounds, and a run
+/// exits when its input ends. The server keeps mimalloc's default: its RSS
+/// should follow its load (with a 10 s delay, its peak with 10 MB bodies
+/// rose from 926 to 1,079 MiB).
+fn keep_freed_memory() {
     /// `mi_option_purge_delay` in `mimalloc.h` (v2 and v3), which
-    /// libmimalloc-sys does not name.
+    /// libmimalloc-sys does not name; -1 means never.
     const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
     // Reason: mimalloc's documented option call, with a plain integer; it
     // takes effect at the next purge decision.
     #[allow(unsafe_code)]
     unsafe {
-        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, delay_ms)
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1)
     };
 }
 
@@ -242,10 +243,9 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(Command::Serve(serve_args)) = args.command {
-        keep_freed_memory(10_000);
         return serve(serve_args);
     }
-    keep_freed_memory(-1);
+    keep_freed_memory();
     if !args.dry_run {
         let mut config = args.pipeline.config(args.files.iter().map(|f| Input::from_arg(f)).collect());
         config.max_rejected = args.max_rejected;
