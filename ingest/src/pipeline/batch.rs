@@ -4,7 +4,7 @@
 //! A batch closes after `--batch-bytes` of input or at the end of the
 //! inputs. Closing sorts its records by time (stable), which fixes each
 //! record's row in its hour's archive file; the documents get that
-//! location and are then grouped for the index (similar records side by
+//! location and are then ordered for the index by day, then grouped (similar records side by
 //! side, time order within a group: see `GroupKey`);
 //! the archive files and the dead letters are written and
 //! fsync'd under temporary names. Nothing is visible yet: the commit stage
@@ -18,6 +18,7 @@ use std::sync::Arc;
 use sluice_index::archive::{ArchiveLayout, ArchiveWriter, StagedFile, sort_order, sorted_batch};
 use sluice_index::data_dir::{Checkpoint, DataDir, DataDirError, batch_file_stem};
 use sluice_index::fields::{GroupKey, IndexFields};
+use sluice_index::splits::day_of;
 use sluice_index::{RecordBatch, TantivyDocument};
 
 use crate::error::IngestError;
@@ -28,8 +29,8 @@ const NANOS_PER_HOUR: i64 = 3_600_000_000_000;
 /// A batch ready to commit: documents located, files staged.
 pub struct StagedBatch {
     pub number: u64,
-    /// `(timestamp ns, document)` pairs, grouped by [`GroupKey`], in time
-    /// order within a group.
+    /// `(timestamp ns, document)` pairs by day, then grouped by
+    /// [`GroupKey`], in time order within a group.
     pub documents: Vec<(i64, TantivyDocument)>,
     pub staged: Vec<StagedFile>,
     pub checkpoints: BTreeMap<String, Checkpoint>,
@@ -111,11 +112,15 @@ impl Batcher {
             rows[position as usize] = row;
             row += 1;
         }
-        // The index's order: by group, time order within a group (a stable
-        // sort of the time order). Positions are sorted, not documents, so
-        // each document moves once.
+        // The index's order: by day (one split at a time, see
+        // `SplitWriters::add_document`), then group, time order within a
+        // group (a stable sort of the time order). Positions are sorted, not
+        // documents, so each document moves once.
         let mut index_order = order.clone();
-        index_order.sort_by_key(|&position| open.groups[position as usize]);
+        index_order.sort_by_key(|&position| {
+            let position = position as usize;
+            (day_of(open.timestamps[position]), open.groups[position])
+        });
         let mut slots: Vec<Option<TantivyDocument>> = open.documents.into_iter().map(Some).collect();
         let mut documents = Vec::with_capacity(slots.len());
         for position in index_order {

@@ -34,7 +34,7 @@ impl Committer {
 
     pub fn commit(&mut self, batch: StagedBatch) -> Result<(), IngestError> {
         for (timestamp, document) in batch.documents {
-            self.splits.add_document(timestamp, document).map_err(IngestError::Index)?;
+            self.splits.add_document(batch.number, timestamp, document).map_err(IngestError::Index)?;
         }
         self.splits.commit(batch.number).map_err(IngestError::Index)?;
         self.manifest.last_batch = batch.number;
