@@ -4,9 +4,9 @@
 //! A batch closes after `--batch-bytes` of input or at the end of the
 //! inputs. Closing sorts its records by time (stable), which fixes each
 //! record's row in its hour's archive file; the documents get that
-//! location and are then ordered for the index by day, then grouped (similar records side by
-//! side, time order within a group: see `GroupKey`);
-//! the archive files and the dead letters are written and
+//! location and are then ordered for the index by day, then grouped
+//! (similar records side by side, time order within a group: see
+//! `GroupKey`); the archive files and the dead letters are written and
 //! fsync'd under temporary names. Nothing is visible yet: the commit stage
 //! makes it so, after the index commit (see `sluice_index::data_dir`).
 
