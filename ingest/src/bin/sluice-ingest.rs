@@ -206,22 +206,22 @@ struct ServeArgs {
     pipeline: PipelineArgs,
 
     /// Largest request body, in bytes, after decompression (413 beyond).
-    #[arg(long, value_name = "BYTES", default_value_t = 10 << 20)]
+    #[arg(long, value_name = "BYTES", default_value_t = sluice_ingest::serve::DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
 
     /// Requests read or processed at once (429 beyond). With
     /// --max-in-flight-mib, bounds the memory that request bodies take.
-    #[arg(long, value_name = "N", default_value_t = 32)]
+    #[arg(long, value_name = "N", default_value_t = sluice_ingest::serve::DEFAULT_MAX_REQUESTS_IN_FLIGHT)]
     max_requests_in_flight: usize,
 
     /// MiB of request bodies being read or processed at once (429 beyond).
     /// A compressed or chunked body counts as --max-body-bytes until read.
-    #[arg(long, value_name = "MIB", default_value_t = 128)]
+    #[arg(long, value_name = "MIB", default_value_t = sluice_ingest::serve::DEFAULT_MAX_IN_FLIGHT_BYTES >> 20)]
     max_in_flight_mib: u64,
 
     /// How far, in MiB, the write-ahead log may run ahead of indexing before
     /// requests get 429.
-    #[arg(long, value_name = "MIB", default_value_t = 512)]
+    #[arg(long, value_name = "MIB", default_value_t = sluice_ingest::serve::DEFAULT_MAX_WAL_BEHIND_BYTES >> 20)]
     max_wal_behind_mib: u64,
 }
 

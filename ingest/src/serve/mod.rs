@@ -62,6 +62,15 @@ use crate::summary::Summary;
 /// know. Anything else must be asked for, with a token.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7280";
 
+/// Largest request body after decompression, unless told otherwise.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 << 20;
+/// Requests read or processed at once, unless told otherwise.
+pub const DEFAULT_MAX_REQUESTS_IN_FLIGHT: usize = 32;
+/// Bytes of request bodies admitted at once, unless told otherwise.
+pub const DEFAULT_MAX_IN_FLIGHT_BYTES: u64 = 128 << 20;
+/// How far the log may run ahead of indexing, unless told otherwise.
+pub const DEFAULT_MAX_WAL_BEHIND_BYTES: u64 = 512 << 20;
+
 /// Request lines that may wait, normalized, between the workers and the
 /// batch stage (see [`budget`]).
 const APPEND_BUDGET_BYTES: usize = 32 << 20;
@@ -94,10 +103,10 @@ impl ServeConfig {
             ingest,
             listen: DEFAULT_LISTEN.parse().expect("a valid address"),
             tokens: None,
-            max_body_bytes: 10 << 20,
-            max_requests_in_flight: 64,
-            max_in_flight_bytes: 128 << 20,
-            max_wal_behind_bytes: 512 << 20,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_requests_in_flight: DEFAULT_MAX_REQUESTS_IN_FLIGHT,
+            max_in_flight_bytes: DEFAULT_MAX_IN_FLIGHT_BYTES,
+            max_wal_behind_bytes: DEFAULT_MAX_WAL_BEHIND_BYTES,
             wal_segment_bytes: 64 << 20,
         }
     }
