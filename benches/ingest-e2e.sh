@@ -12,8 +12,10 @@
 # Also zstd -19 of the raw bytes (on the first ZSTD_SLICE bytes: -19 runs at
 # ~2 MB/s) as the compression yardstick for the archive.
 #
-# Reports medians over RUNS of MB/s, lines/s, peak RSS, and the index and
-# archive sizes as a share of the raw bytes; writes everything as JSON too.
+# Reports medians over RUNS of MB/s, lines/s, peak RSS, CPU seconds (user +
+# system; from stdin that includes `cat`), and the index and archive sizes as
+# a share of the raw bytes, plus each run's speed against tantivy-cli's in
+# the same run; writes everything as JSON too.
 #
 #   benches/ingest-e2e.sh [--size 1GB] [--runs 3] [--work DIR] [--rss-scaling]
 #
@@ -44,40 +46,42 @@ lines=$(jq .lines_read "$corpus.expected.json")
 results="$work/results.ndjson"
 : > "$results"
 
-# measure NAME COMMAND...: wall seconds and peak RSS (KiB) into $results.
-# /usr/bin/time appends its line to the command's stderr, kept in $work/NAME.stderr.
+# measure NAME COMMAND...: prints wall seconds, peak RSS (KiB) and CPU seconds
+# (user + system). /usr/bin/time appends its line to the command's stderr,
+# kept in $work/NAME.stderr.
 measure() {
   local name=$1; shift
-  /usr/bin/time -f '%e %M' "$@" > /dev/null 2> "$work/$name.stderr"
-  tail -1 "$work/$name.stderr"
+  /usr/bin/time -f '%e %M %U %S' "$@" > /dev/null 2> "$work/$name.stderr"
+  tail -1 "$work/$name.stderr" | awk '{ printf "%s %s %.2f\n", $1, $2, $3 + $4 }'
 }
 
 for run in $(seq 1 "$runs"); do
   for source in file stdin; do
     rm -rf "$work/data"
     if [ "$source" = file ]; then
-      read -r seconds rss < <(measure "ingest-$source" "$bin/sluice-ingest" --data-dir "$work/data" "$corpus")
+      read -r seconds rss cpu < <(measure "ingest-$source" "$bin/sluice-ingest" --data-dir "$work/data" "$corpus")
     else
-      read -r seconds rss < <(measure "ingest-$source" sh -c "cat '$corpus' | '$bin/sluice-ingest' --data-dir '$work/data'")
+      read -r seconds rss cpu < <(measure "ingest-$source" sh -c "cat '$corpus' | '$bin/sluice-ingest' --data-dir '$work/data'")
     fi
     index=$(du -sb "$work/data/index" | cut -f1)
     archive=$(du -sb "$work/data/archive" | cut -f1)
-    echo "{\"run\":$run,\"tool\":\"sluice-$source\",\"seconds\":$seconds,\"rss_kib\":$rss,\"index_bytes\":$index,\"archive_bytes\":$archive}" >> "$results"
+    echo "{\"run\":$run,\"tool\":\"sluice-$source\",\"seconds\":$seconds,\"cpu_seconds\":$cpu,\"rss_kib\":$rss,\"index_bytes\":$index,\"archive_bytes\":$archive}" >> "$results"
   done
   for mode in tantivy-cli add-only; do
     rm -rf "$work/tantivy"
     flag=$([ "$mode" = tantivy-cli ] && echo --parse-json || true)
     baseline=$("$bin/tantivy-baseline" $flag "$corpus" "$work/tantivy" 2)
     tantivy_seconds=$(echo "$baseline" | jq .seconds)
+    tantivy_cpu=$(echo "$baseline" | jq .cpu_seconds)
     tantivy_bytes=$(du -sb "$work/tantivy" | cut -f1)
-    echo "{\"run\":$run,\"tool\":\"tantivy-$mode\",\"seconds\":$tantivy_seconds,\"index_bytes\":$tantivy_bytes}" >> "$results"
+    echo "{\"run\":$run,\"tool\":\"tantivy-$mode\",\"seconds\":$tantivy_seconds,\"cpu_seconds\":$tantivy_cpu,\"index_bytes\":$tantivy_bytes}" >> "$results"
   done
   rm -f "$work/duckdb.parquet"
-  read -r seconds rss < <(measure duckdb python3 -c "
+  read -r seconds rss cpu < <(measure duckdb python3 -c "
 import duckdb, sys
 duckdb.connect().execute(\"COPY (SELECT * FROM read_json_auto('$corpus', format='newline_delimited', ignore_errors=true, union_by_name=true)) TO '$work/duckdb.parquet' (FORMAT parquet, COMPRESSION zstd)\")
 ")
-  echo "{\"run\":$run,\"tool\":\"duckdb\",\"seconds\":$seconds,\"rss_kib\":$rss,\"archive_bytes\":$(stat -c %s "$work/duckdb.parquet")}" >> "$results"
+  echo "{\"run\":$run,\"tool\":\"duckdb\",\"seconds\":$seconds,\"cpu_seconds\":$cpu,\"rss_kib\":$rss,\"archive_bytes\":$(stat -c %s "$work/duckdb.parquet")}" >> "$results"
 done
 
 if [ ! -f "$work/zstd19-$size" ]; then
@@ -92,7 +96,7 @@ if [ "$rss_scaling" = 1 ]; then
     "$bin/sluice-corpus" --size "$bytes" --seed 2 --days 12 --out "$big" --expected "$big.expected.json"
   fi
   rm -rf "$work/data"
-  read -r seconds rss < <(measure ingest-x4 "$bin/sluice-ingest" --data-dir "$work/data" "$big")
+  read -r seconds rss cpu < <(measure ingest-x4 "$bin/sluice-ingest" --data-dir "$work/data" "$big")
   echo "{\"run\":1,\"tool\":\"sluice-file-x4\",\"seconds\":$seconds,\"rss_kib\":$rss,\"raw_bytes\":$(stat -c %s "$big")}" >> "$results"
   rm -rf "$work/data"
 fi
@@ -105,6 +109,12 @@ def median(tool, key):
     values = [r[key] for r in rows if r["tool"] == tool and key in r]
     return statistics.median(values) if values else None
 mbps = lambda tool: raw / 1e6 / median(tool, "seconds")
+def paired(tool, base):
+    # Each run's speed against the baseline's in the same run: runs minutes
+    # apart see different neighbours on a shared machine.
+    seconds = lambda t: {r["run"]: r["seconds"] for r in rows if r["tool"] == t}
+    ours, theirs = seconds(tool), seconds(base)
+    return [theirs[run] / ours[run] for run in sorted(ours) if run in theirs]
 tantivy, add_only, duck = mbps("tantivy-tantivy-cli"), mbps("tantivy-add-only"), mbps("duckdb")
 print(f"corpus: {raw / 1e6:.0f} MB, {lines} lines; medians of {len([r for r in rows if r['tool'] == 'duckdb'])} runs")
 for tool in ("sluice-file", "sluice-stdin"):
@@ -113,7 +123,11 @@ for tool in ("sluice-file", "sluice-stdin"):
           f"  | {speed / tantivy:.2f}x tantivy-cli, {speed / add_only:.2f}x tantivy add-only, {speed / duck:.2f}x DuckDB")
     print(f"{'':13} index {median(tool, 'index_bytes') / raw:6.1%} of raw, archive {median(tool, 'archive_bytes') / raw:6.1%},"
           f" together {(median(tool, 'index_bytes') + median(tool, 'archive_bytes')) / raw:6.1%}")
-print(f"{'tantivy-cli':13} {tantivy:6.1f} MB/s (2 threads, same documents, parsed from NDJSON)"
+    ratios = paired(tool, "tantivy-tantivy-cli")
+    cpu, base_cpu = median(tool, "cpu_seconds"), median("tantivy-tantivy-cli", "cpu_seconds")
+    print(f"{'':13} vs tantivy-cli run by run: {', '.join(f'{r:.2f}' for r in ratios)}x (median {statistics.median(ratios):.2f}x);"
+          f" CPU {cpu:.1f} s, tantivy-cli {base_cpu:.1f} s ({cpu / base_cpu:.2f}x its CPU)")
+print(f"{'tantivy-cli':13} {tantivy:6.1f} MB/s (2 threads, same documents, parsed from NDJSON; CPU of the timed part)"
       f"  index {median('tantivy-tantivy-cli', 'index_bytes') / raw:6.1%} of raw")
 print(f"{'tantivy add':13} {add_only:6.1f} MB/s (2 threads, same documents, prebuilt in memory)"
       f"  index {median('tantivy-add-only', 'index_bytes') / raw:6.1%} of raw")
