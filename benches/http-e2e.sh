@@ -35,7 +35,9 @@ done
 cargo build -q --release -p sluice-ingest -p sluice-benches --bins
 bin=target/release
 mkdir -p "$work"
-corpus="$work/corpus-$size.ndjson"
+# Named by how slots are filled: a work dir may hold corpora of the first,
+# uniform kind (sluice-corpus --variables uniform).
+corpus="$work/corpus-$size-observed.ndjson"
 if [ ! -f "$corpus" ]; then
   "$bin/sluice-corpus" --size "$size" --seed 1 --out "$corpus" --expected "$corpus.expected.json"
 fi

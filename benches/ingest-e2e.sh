@@ -18,18 +18,22 @@
 # the same run; writes everything as JSON too.
 #
 #   benches/ingest-e2e.sh [--size 1GB] [--runs 3] [--work DIR] [--rss-scaling]
+#                         [--variables observed|uniform]
 #
 # --rss-scaling also ingests a corpus 4x the size (file input, one run) and
-# compares its peak RSS with the 1x run's.
+# compares its peak RSS with the 1x run's. --variables picks how the corpus
+# fills template slots (see `sluice-corpus --help`): `uniform` remakes the
+# corpora of figures quoted before `observed` became the default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-size=1GB runs=3 work=target/bench-e2e rss_scaling=0
+size=1GB runs=3 work=target/bench-e2e rss_scaling=0 variables=observed
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --rss-scaling) rss_scaling=1; shift ;;
+    --variables) variables=$2; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -37,9 +41,9 @@ zstd_slice=${ZSTD_SLICE:-100000000}
 cargo build -q --release -p sluice-ingest -p sluice-benches --bins
 bin=target/release
 mkdir -p "$work"
-corpus="$work/corpus-$size.ndjson"
+corpus="$work/corpus-$size-$variables.ndjson"
 if [ ! -f "$corpus" ]; then
-  "$bin/sluice-corpus" --size "$size" --seed 1 --out "$corpus" --expected "$corpus.expected.json"
+  "$bin/sluice-corpus" --size "$size" --seed 1 --variables "$variables" --out "$corpus" --expected "$corpus.expected.json"
 fi
 raw=$(stat -c %s "$corpus")
 lines=$(jq .lines_read "$corpus.expected.json")
@@ -84,16 +88,16 @@ duckdb.connect().execute(\"COPY (SELECT * FROM read_json_auto('$corpus', format=
   echo "{\"run\":$run,\"tool\":\"duckdb\",\"seconds\":$seconds,\"cpu_seconds\":$cpu,\"rss_kib\":$rss,\"archive_bytes\":$(stat -c %s "$work/duckdb.parquet")}" >> "$results"
 done
 
-if [ ! -f "$work/zstd19-$size" ]; then
-  head -c "$zstd_slice" "$corpus" | zstd -19 -T2 -q -c | wc -c > "$work/zstd19-$size"
+if [ ! -f "$work/zstd19-$size-$variables" ]; then
+  head -c "$zstd_slice" "$corpus" | zstd -19 -T2 -q -c | wc -c > "$work/zstd19-$size-$variables"
 fi
-zstd19=$(cat "$work/zstd19-$size")
+zstd19=$(cat "$work/zstd19-$size-$variables")
 
 if [ "$rss_scaling" = 1 ]; then
-  big="$work/corpus-x4.ndjson"
+  big="$work/corpus-x4-$variables.ndjson"
   if [ ! -f "$big" ]; then
     bytes=$(( raw * 4 ))
-    "$bin/sluice-corpus" --size "$bytes" --seed 2 --days 12 --out "$big" --expected "$big.expected.json"
+    "$bin/sluice-corpus" --size "$bytes" --seed 2 --days 12 --variables "$variables" --out "$big" --expected "$big.expected.json"
   fi
   rm -rf "$work/data"
   read -r seconds rss cpu < <(measure ingest-x4 "$bin/sluice-ingest" --data-dir "$work/data" "$big")
@@ -101,9 +105,10 @@ if [ "$rss_scaling" = 1 ]; then
   rm -rf "$work/data"
 fi
 
-python3 - "$results" "$raw" "$lines" "$zstd19" "$zstd_slice" <<'PY'
+python3 - "$results" "$raw" "$lines" "$zstd19" "$zstd_slice" "$variables" <<'PY'
 import json, statistics, sys
 path, raw, lines, zstd19, zstd_slice = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+variables = sys.argv[6]
 rows = [json.loads(l) for l in open(path)]
 def median(tool, key):
     values = [r[key] for r in rows if r["tool"] == tool and key in r]
@@ -116,7 +121,7 @@ def paired(tool, base):
     ours, theirs = seconds(tool), seconds(base)
     return [theirs[run] / ours[run] for run in sorted(ours) if run in theirs]
 tantivy, add_only, duck = mbps("tantivy-tantivy-cli"), mbps("tantivy-add-only"), mbps("duckdb")
-print(f"corpus: {raw / 1e6:.0f} MB, {lines} lines; medians of {len([r for r in rows if r['tool'] == 'duckdb'])} runs")
+print(f"corpus: {raw / 1e6:.0f} MB, {lines} lines, {variables} slot values; medians of {len([r for r in rows if r['tool'] == 'duckdb'])} runs")
 for tool in ("sluice-file", "sluice-stdin"):
     speed = mbps(tool)
     print(f"{tool:13} {speed:6.1f} MB/s {lines / median(tool, 'seconds'):9.0f} lines/s  peak RSS {median(tool, 'rss_kib') / 1024:5.0f} MiB"
