@@ -4,11 +4,12 @@
 //! Messages come from real systems: the loghub message templates in
 //! `fixtures/loghub/templates.tsv`, weighted by how often each occurred.
 //! Each `<*>` slot takes the values it took in loghub's sample
-//! (`fixtures/loghub/slot-values.ndjson`): an observed value as often as the
-//! sample repeated one, weighted by its count, else a fresh value shaped like
-//! an observed one (new digits and hex letters, the same subnet). A slot that
+//! (`fixtures/loghub/slot-values.ndjson`): a fresh value shaped like an
+//! observed one (new digits and hex letters, the same subnet) with the
+//! Good-Turing probability of an unseen value (values seen once / lines),
+//! else an observed value weighted by its count. A slot that
 //! held one of three values keeps to those; a block id or a pid is new almost
-//! every time. zstd -3 takes the messages to 15% of their bytes, loghub's own
+//! every time. zstd -3 takes the messages to 14% of their bytes, loghub's own
 //! to 9% (its lines come a system at a time, where a corpus interleaves ten);
 //! filling every slot with a uniformly random number, hex id or IP
 //! ([`Variables::Uniform`], the generator's first way) gave 26%. Each system is one service written by one producer (sshd via
@@ -54,7 +55,7 @@ pub struct CorpusConfig {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Variables {
     /// With the values loghub's sample shows for that slot, and fresh
-    /// values as often as it saw new ones.
+    /// values as often as its values seen once suggest.
     #[default]
     Observed,
     /// With a uniformly random number, hex id or IP whatever the slot: the
@@ -138,8 +139,8 @@ struct Observed {
 /// The values one `<*>` slot of a template took in loghub's sample.
 #[derive(Clone, serde::Deserialize)]
 struct Slot {
-    /// Distinct values among the template's `seen` lines.
-    distinct: u64,
+    /// Values seen exactly once among the template's `seen` lines.
+    once: u64,
     /// The most frequent values, with their counts.
     values: Vec<(String, u64)>,
 }
@@ -154,15 +155,18 @@ struct TemplateSlots {
 }
 
 impl Slot {
-    /// An observed value as often as the sample repeated one, else a new
-    /// value shaped like an observed one.
+    /// A new value shaped like an observed one with the Good-Turing
+    /// estimate of a new value's probability (values seen once / lines), else
+    /// an observed value by its count. A slot that took one value 85 times
+    /// keeps it; one whose every value was new stays new; one seen on a
+    /// single line is taken as new, the likelier kind in logs.
     fn fill(&self, rng: &mut Rng, seen: u64, out: &mut String) {
         let kept: u64 = self.values.iter().map(|(_, count)| count).sum();
         if self.values.is_empty() || kept == 0 {
             return;
         }
-        let fresh = self.distinct as f64 / seen.max(1) as f64;
-        if self.distinct > 1 && rng.unit() < fresh {
+        let fresh = self.once as f64 / seen.max(1) as f64;
+        if rng.unit() < fresh {
             let (like, _) = &self.values[rng.below(self.values.len() as u64) as usize];
             fresh_like(rng, like, out);
         } else {

@@ -56,7 +56,7 @@ struct Args {
     traces: u32,
     /// How template slots get their values: `observed` draws them from what
     /// each slot took in loghub's sample (fixtures/loghub/slot-values.ndjson),
-    /// fresh ones as often as the sample saw new ones; `uniform` fills every
+    /// fresh ones as often as values seen once suggest; `uniform` fills every
     /// slot with a random number, hex id or IP, as corpora made before
     /// `observed` existed were (three times less compressible than real logs).
     #[arg(long, value_enum, default_value_t = Variables::Observed)]
