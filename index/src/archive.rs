@@ -391,12 +391,18 @@ impl ArchiveWriter {
             properties = properties.set_column_dictionary_enabled(ColumnPath::from(column), false);
         }
         // Attribute JSON repeats its keys on every row: zstd 9 finds a third
-        // more of that than zstd 3 for little CPU. Messages gain only 6% for
-        // four times the CPU, so they stay at the configured level.
-        let attributes_level = ZstdLevel::try_new(zstd_level.max(9))
-            .map_err(|source| ArchiveError::Parquet { path: root.to_owned(), source })?;
-        properties =
-            properties.set_column_compression(ColumnPath::from("attributes"), Compression::ZSTD(attributes_level));
+        // more of that than zstd 3 for little CPU. Messages repeat their
+        // templates' words and many of their values: zstd 6 stores them in
+        // 7.5% fewer bytes than zstd 3 (1 GB corpus: archive 74.6 → 71.3 MB),
+        // for CPU lost in the run-to-run noise; zstd 9 gains 1.5% more for
+        // about 5% of ingest's CPU.
+        let level_at_least = |floor: i32| {
+            ZstdLevel::try_new(zstd_level.max(floor))
+                .map_err(|source| ArchiveError::Parquet { path: root.to_owned(), source })
+        };
+        properties = properties
+            .set_column_compression(ColumnPath::from("attributes"), Compression::ZSTD(level_at_least(9)?))
+            .set_column_compression(ColumnPath::from("message"), Compression::ZSTD(level_at_least(6)?));
         let properties = properties.build();
         Ok(ArchiveWriter { root: root.to_owned(), properties })
     }
