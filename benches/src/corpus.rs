@@ -7,14 +7,16 @@
 //! (`fixtures/loghub/slot-values.ndjson`): a fresh value shaped like an
 //! observed one (new digits and hex letters, the same subnet) with the
 //! Good-Turing probability of an unseen value (values seen once / lines),
-//! else an observed value weighted by its count. A slot that
-//! held one of three values keeps to those; a block id or a pid is new almost
-//! every time. zstd -3 takes the messages to 14% of their bytes, loghub's own
-//! to 9% (its lines come a system at a time, where a corpus interleaves ten);
+//! else an observed value weighted by its count. A slot that held one of
+//! three values keeps to those; a block id or a pid is new almost every
+//! time. zstd -3 takes the messages to 14% of their bytes, loghub's own to
+//! 9% (its lines come a system at a time, where a corpus interleaves ten);
 //! filling every slot with a uniformly random number, hex id or IP
-//! ([`Variables::Uniform`], the generator's first way) gave 26%. Each system is one service written by one producer (sshd via
-//! journald, HDFS via log4j2, Spark via bunyan, …), so one corpus mixes nine
-//! formats line by line. The timeline spans days with incident bursts.
+//! ([`Variables::Uniform`], the generator's first way) gave 26%.
+//!
+//! Each system is one service written by one producer (sshd via journald,
+//! HDFS via log4j2, Spark via bunyan, …), so one corpus mixes nine formats
+//! line by line. The timeline spans days with incident bursts.
 //!
 //! Alongside the lines, [`Expected`] says what a correct ingester must find:
 //! accepted and rejected counts by reason, records per level, service and
