@@ -163,8 +163,7 @@ impl Slot {
     /// keeps it; one whose every value was new stays new; one seen on a
     /// single line is taken as new, the likelier kind in logs.
     fn fill(&self, rng: &mut Rng, seen: u64, out: &mut String) {
-        let kept: u64 = self.values.iter().map(|(_, count)| count).sum();
-        if self.values.is_empty() || kept == 0 {
+        if self.values.iter().all(|(_, count)| *count == 0) {
             return;
         }
         let fresh = self.once as f64 / seen.max(1) as f64;
@@ -172,8 +171,7 @@ impl Slot {
             let (like, _) = &self.values[rng.below(self.values.len() as u64) as usize];
             fresh_like(rng, like, out);
         } else {
-            let counts: Vec<u64> = self.values.iter().map(|(_, count)| *count).collect();
-            out.push_str(&self.values[pick_weighted(rng, &counts, kept)].0);
+            out.push_str(&self.values[pick_weighted(rng, self.values.iter().map(|(_, count)| *count))].0);
         }
     }
 }
@@ -356,7 +354,6 @@ pub fn generate(config: &CorpusConfig, out: &mut dyn Write) -> io::Result<Expect
         return Err(io::Error::new(io::ErrorKind::InvalidData, "fixtures/loghub/templates.tsv has no templates"));
     }
     let system_weights: Vec<u64> = systems.iter().map(|s| s.total_weight).collect();
-    let total_system_weight: u64 = system_weights.iter().sum();
     let mut rng = Rng(config.seed ^ 0x5eed_c0de);
     let mut expected = Expected::default();
     let span_nanos = i64::from(config.days.max(1)) * 86_400 * 1_000_000_000;
@@ -422,10 +419,9 @@ pub fn generate(config: &CorpusConfig, out: &mut dyn Write) -> io::Result<Expect
                 let trace_id = format!("{:016x}{:016x}", rng.next(), rng.next() | 1);
                 let records = 3 + rng.below(10);
                 for k in 0..records {
-                    let mut event =
-                        random_event(&mut rng, &systems, &system_weights, total_system_weight, clock, in_burst);
+                    let mut event = random_event(&mut rng, &systems, &system_weights, clock, in_burst);
                     while !systems[event.system].shape.carries_traces() {
-                        event = random_event(&mut rng, &systems, &system_weights, total_system_weight, clock, in_burst);
+                        event = random_event(&mut rng, &systems, &system_weights, clock, in_burst);
                     }
                     event.nanos = clock + (k as i64) * 150_000_000 + rng.below(100_000_000) as i64;
                     event.trace = Some((trace_id.clone(), format!("{:016x}", rng.next() | 1)));
@@ -437,8 +433,7 @@ pub fn generate(config: &CorpusConfig, out: &mut dyn Write) -> io::Result<Expect
             let mut event = match trace_due.then(|| pending_traces.pop_front()).flatten() {
                 Some(due) => due,
                 None => {
-                    let mut event =
-                        random_event(&mut rng, &systems, &system_weights, total_system_weight, clock, in_burst);
+                    let mut event = random_event(&mut rng, &systems, &system_weights, clock, in_burst);
                     // Up to two seconds out of order, as collected logs are.
                     event.nanos += rng.below(2_000_000_000) as i64 - 1_000_000_000;
                     event
@@ -492,34 +487,35 @@ pub fn generate(config: &CorpusConfig, out: &mut dyn Write) -> io::Result<Expect
     Ok(expected)
 }
 
-fn pick_weighted(rng: &mut Rng, weights: &[u64], total: u64) -> usize {
-    let mut roll = rng.below(total);
-    for (i, &w) in weights.iter().enumerate() {
+/// The index of one weight, picked with probability weight / sum of the
+/// weights; the last index when they are all 0. Takes the weights as an
+/// iterator so callers need not collect them (it runs per line and slot).
+fn pick_weighted<I>(rng: &mut Rng, weights: I) -> usize
+where
+    I: IntoIterator<Item = u64>,
+    I::IntoIter: Clone,
+{
+    let weights = weights.into_iter();
+    let mut roll = rng.below(weights.clone().sum());
+    let mut last = 0;
+    for (i, w) in weights.enumerate() {
         if roll < w {
             return i;
         }
         roll -= w;
+        last = i;
     }
-    weights.len().saturating_sub(1)
+    last
 }
 
-fn random_event(
-    rng: &mut Rng,
-    systems: &[System],
-    system_weights: &[u64],
-    total_system_weight: u64,
-    nanos: i64,
-    in_burst: bool,
-) -> Event {
-    let system_index = pick_weighted(rng, system_weights, total_system_weight);
+fn random_event(rng: &mut Rng, systems: &[System], system_weights: &[u64], nanos: i64, in_burst: bool) -> Event {
+    let system_index = pick_weighted(rng, system_weights.iter().copied());
     let system = &systems[system_index];
-    let weights: Vec<u64> = system
+    let weights = system
         .templates
         .iter()
-        .map(|t| if in_burst && matches!(t.level, "warn" | "error" | "fatal") { t.weight * 8 } else { t.weight })
-        .collect();
-    let total: u64 = weights.iter().sum();
-    let template = &system.templates[pick_weighted(rng, &weights, total)];
+        .map(|t| if in_burst && matches!(t.level, "warn" | "error" | "fatal") { t.weight * 8 } else { t.weight });
+    let template = &system.templates[pick_weighted(rng, weights)];
     Event {
         nanos,
         system: system_index,
