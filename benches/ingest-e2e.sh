@@ -101,7 +101,7 @@ if [ "$rss_scaling" = 1 ]; then
   fi
   rm -rf "$work/data"
   read -r seconds rss cpu < <(measure ingest-x4 "$bin/sluice-ingest" --data-dir "$work/data" "$big")
-  echo "{\"run\":1,\"tool\":\"sluice-file-x4\",\"seconds\":$seconds,\"rss_kib\":$rss,\"raw_bytes\":$(stat -c %s "$big")}" >> "$results"
+  echo "{\"run\":1,\"tool\":\"sluice-file-x4\",\"seconds\":$seconds,\"cpu_seconds\":$cpu,\"rss_kib\":$rss,\"raw_bytes\":$(stat -c %s "$big")}" >> "$results"
   rm -rf "$work/data"
 fi
 
