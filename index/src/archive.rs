@@ -34,6 +34,10 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use sluice_schemas::{ErrorKind, FieldType, Record, Schema, TypedValue};
 
+use crate::data_dir::{DataDir, batch_file_stem};
+use crate::failpoint;
+use crate::storage::Storage;
+
 /// Why writing the archive failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
@@ -341,19 +345,21 @@ fn timestamps_of(batch: &RecordBatch) -> Result<&arrow_array::TimestampNanosecon
 pub struct StagedFile {
     pub staged: PathBuf,
     pub published: PathBuf,
+    /// Rows of an archive file; entries (lines) of a dead-letter file.
     pub rows: usize,
 }
 
 impl StagedFile {
     /// Renames the file into place and syncs its directory: from here on
-    /// readers see it. Idempotent, so crash recovery can roll forward.
-    pub fn publish(&self) -> Result<(), ArchiveError> {
+    /// readers see it under its published name. Idempotent, so crash
+    /// recovery can roll forward.
+    pub fn publish(&self, storage: &Storage) -> Result<(), ArchiveError> {
         let io = |source| ArchiveError::Io { path: self.published.clone(), source };
         if self.staged.exists() {
-            std::fs::rename(&self.staged, &self.published).map_err(io)?;
+            storage.rename(&self.staged, &self.published).map_err(io)?;
         }
         if let Some(parent) = self.published.parent() {
-            File::open(parent).and_then(|d| d.sync_all()).map_err(io)?;
+            storage.sync_dir(parent).map_err(io)?;
         }
         Ok(())
     }
@@ -362,6 +368,7 @@ impl StagedFile {
 /// Writes batches as zstd Parquet files into the archive's partitions.
 pub struct ArchiveWriter {
     root: PathBuf,
+    storage: Storage,
     properties: WriterProperties,
 }
 
@@ -369,7 +376,7 @@ const NANOS_PER_HOUR: i64 = 3_600_000_000_000;
 
 impl ArchiveWriter {
     /// `root` is `DIR/archive`; `zstd_level` 1-22 (3 is zstd's default).
-    pub fn new(root: &Path, zstd_level: i32) -> Result<ArchiveWriter, ArchiveError> {
+    pub fn new(root: &Path, storage: Storage, zstd_level: i32) -> Result<ArchiveWriter, ArchiveError> {
         let level =
             ZstdLevel::try_new(zstd_level).map_err(|source| ArchiveError::Parquet { path: root.to_owned(), source })?;
         let mut properties = WriterProperties::builder()
@@ -404,7 +411,7 @@ impl ArchiveWriter {
             .set_column_compression(ColumnPath::from("attributes"), Compression::ZSTD(level_at_least(9)?))
             .set_column_compression(ColumnPath::from("message"), Compression::ZSTD(level_at_least(6)?));
         let properties = properties.build();
-        Ok(ArchiveWriter { root: root.to_owned(), properties })
+        Ok(ArchiveWriter { root: root.to_owned(), storage, properties })
     }
 
     /// Writes a timestamp-sorted batch, one file per hour it spans, named
@@ -430,13 +437,14 @@ impl ArchiveWriter {
         let published = partition.join(format!("{stem}.parquet"));
         let staged_path = partition.join(format!("{stem}.parquet.tmp"));
         let io = |source| ArchiveError::Io { path: staged_path.clone(), source };
-        std::fs::create_dir_all(&partition).map_err(io)?;
-        let file = File::create(&staged_path).map_err(io)?;
+        self.storage.create_dir_all(&partition).map_err(io)?;
+        let file = self.storage.create(&staged_path).map_err(io)?;
         let parquet = |source| ArchiveError::Parquet { path: staged_path.clone(), source };
         let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(self.properties.clone())).map_err(parquet)?;
         writer.write(batch).map_err(parquet)?;
         let file = writer.into_inner().map_err(parquet)?;
         file.sync_all().map_err(io)?;
+        failpoint::hit("commit.archive_staged").map_err(io)?;
         Ok(StagedFile { staged: staged_path, published, rows: batch.num_rows() })
     }
 }
@@ -445,6 +453,47 @@ impl ArchiveWriter {
 /// with this timestamp written by batch `stem` (see `batch_file_stem`).
 pub fn file_path(root: &Path, timestamp_nanos: i64, stem: &str) -> PathBuf {
     root.join(partition_dir(timestamp_nanos.div_euclid(NANOS_PER_HOUR))).join(format!("{stem}.parquet"))
+}
+
+/// Each record's row in its hour's archive file, for a batch whose records
+/// are taken in `order` (indexes into `timestamps`, sorted by time): rows
+/// restart at 0 in each hour, one file per hour (see [`ArchiveWriter::write`]).
+pub fn hour_rows(timestamps: &[i64], order: &[u32]) -> Vec<u64> {
+    let mut rows = vec![0u64; timestamps.len()];
+    let mut hour = i64::MIN;
+    let mut row = 0u64;
+    for &position in order {
+        let record_hour = timestamps[position as usize].div_euclid(NANOS_PER_HOUR);
+        if record_hour != hour {
+            hour = record_hour;
+            row = 0;
+        }
+        rows[position as usize] = row;
+        row += 1;
+    }
+    rows
+}
+
+/// Opens the archive file that holds the record with this timestamp written
+/// by `batch`, a batch the manifest records as committed. Between the
+/// manifest store and the rename that publishes it (steps 3 and 4 of the
+/// commit protocol) the file still has its staged name, and its content is
+/// committed: it is read there. Returns the path opened and the file.
+pub fn open_committed(dir: &DataDir, timestamp_nanos: i64, batch: u64) -> std::io::Result<(PathBuf, File)> {
+    let published = file_path(&dir.archive(), timestamp_nanos, &batch_file_stem(batch));
+    let mut staged = published.as_os_str().to_owned();
+    staged.push(".tmp");
+    let staged = PathBuf::from(staged);
+    let storage = dir.storage();
+    // Published, else still staged, else published in between the two looks.
+    match storage.open_read(&published) {
+        Ok(file) => Ok((published, file)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => match storage.open_read(&staged) {
+            Ok(file) => Ok((staged, file)),
+            Err(_) => storage.open_read(&published).map(|file| (published, file)),
+        },
+        Err(error) => Err(error),
+    }
 }
 
 /// `date=YYYY-MM-DD/hour=HH` for an hour since the epoch.
@@ -516,7 +565,7 @@ mod tests {
         let batch = builder.finish().unwrap();
         assert!(builder.is_empty());
         let dir = tempfile::tempdir().unwrap();
-        let writer = ArchiveWriter::new(&dir.path().join("archive"), 3).unwrap();
+        let writer = ArchiveWriter::new(&dir.path().join("archive"), Storage::local(), 3).unwrap();
         let staged = writer.write(&batch, "part-00000000000000000001").unwrap();
         let names: Vec<String> =
             staged.iter().map(|s| s.published.strip_prefix(dir.path()).unwrap().display().to_string()).collect();
@@ -532,8 +581,8 @@ mod tests {
         // Nothing is visible before publishing.
         assert!(staged.iter().all(|s| s.staged.exists() && !s.published.exists()));
         for file in &staged {
-            file.publish().unwrap();
-            file.publish().unwrap(); // idempotent
+            file.publish(&Storage::local()).unwrap();
+            file.publish(&Storage::local()).unwrap(); // idempotent
         }
         let first = File::open(&staged[0].published).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(first).unwrap();

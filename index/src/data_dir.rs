@@ -1,36 +1,55 @@
-//! The data directory and its manifest: the one file that says what is
-//! committed, so that the index and the archive agree after any crash.
+//! The data directory: its layout, its one writer, its manifest (the one
+//! file that says what is committed, so that the index and the archive
+//! agree after any crash) and crash recovery.
 //!
 //! ```text
-//! DIR/manifest.json                       last committed batch, input checkpoints
-//! DIR/index/YYYY-MM-DD/                   tantivy split per day
+//! DIR/manifest.json                         last committed batch, input checkpoints
+//! DIR/writer.lock                           who writes (see `crate::lock`)
+//! DIR/index/YYYY-MM-DD/                     tantivy split per day
 //! DIR/archive/date=…/hour=…/part-<batch>.parquet[.tmp]
 //! DIR/deadletter/part-<batch>.ndjson[.tmp]  rejected lines, staged like the archive
+//! DIR/wal/<position>.wal                    the server's write-ahead log (see `crate::wal`)
 //! ```
 //!
-//! The commit protocol for batch N (the ingest pipeline drives it):
-//! 1. write the batch's Parquet files as `.parquet.tmp`, fsync'd;
-//! 2. add the batch's documents and commit every split it touched;
-//! 3. [`Manifest::store`] with `last_batch = N` and the input checkpoints
-//!    (write to a temporary file, fsync, rename, fsync the directory);
-//! 4. publish the Parquet files (rename).
+//! Who owns what: this crate builds every path above and makes every write
+//! to them, through [`Storage`]. `sluice-ingest` hands it batches
+//! ([`crate::commit`]) and log payloads ([`crate::wal`]); `sluice` reads
+//! through [`DataDir`], [`crate::archive::open_committed`] and the splits.
 //!
-//! [`DataDir::recover`] runs before ingesting: staged files of batches up to
-//! the manifest's are published (a crash between 3 and 4), later ones are
-//! deleted, and index documents of later batches are deleted (a crash
-//! between 2 and 3). Whatever the crash point, a record is then in both
-//! stores or in neither, and the checkpoints say where to resume.
+//! The commit protocol for batch N ([`crate::commit::BatchCommitter`] runs
+//! steps 2 to 4 as one call):
+//! 1. write the batch's Parquet files and dead letters under `.tmp` names,
+//!    fsync'd (fail-points `commit.archive_staged`, `commit.dead_letters_staged`);
+//! 2. add the batch's documents and commit every day split it touched,
+//!    with N as the commit payload (`commit.split_early` when a fifth day
+//!    opens mid-batch, `commit.splits` after the last);
+//! 3. [`Manifest::store`] with `last_batch = N` and the input checkpoints:
+//!    written to `manifest.json.tmp`, fsync'd (`commit.manifest_staged`),
+//!    renamed, the directory fsync'd (`commit.manifest`). This is the commit
+//!    point;
+//! 4. publish the staged files: rename, fsync the directory
+//!    (`commit.archive_published`, `commit.dead_letters_published`).
+//!
+//! [`DataDir::recover`] runs under the writer lock before anything is
+//! written: staged files of batches up to the manifest's are published (a
+//! crash between 3 and 4), later ones are deleted, and index documents of
+//! later batches are deleted (a crash between 2 and 3). Whatever the crash
+//! point, a record is then in both stores or in neither, and the
+//! checkpoints say where to resume. Readers need no recovery: they count
+//! only documents of batches up to the manifest's (see `sluice`'s `Store`),
+//! and read a committed batch's archive file under its staged name while
+//! step 4 has not renamed it yet.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sluice_schemas::ErrorKind;
 
 use crate::fields::IndexFields;
+use crate::lock::{LockError, WriterLock};
 use crate::splits::{IndexError, rollback_batches_after};
+use crate::storage::Storage;
 
 /// Why the data directory could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -45,17 +64,24 @@ pub enum DataDirError {
     )]
     FormatVersion { root: PathBuf, found: u32 },
     #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
     Index(#[from] IndexError),
 }
 
 impl DataDirError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            DataDirError::Io { .. } | DataDirError::Manifest { .. } | DataDirError::FormatVersion { .. } => {
-                ErrorKind::OperatorFixable
-            }
+            DataDirError::Io { .. }
+            | DataDirError::Manifest { .. }
+            | DataDirError::FormatVersion { .. }
+            | DataDirError::Lock(_) => ErrorKind::OperatorFixable,
             DataDirError::Index(error) => error.kind(),
         }
+    }
+
+    pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
+        move |source| DataDirError::Io { path: path.to_owned(), source }
     }
 }
 
@@ -77,6 +103,12 @@ pub struct Manifest {
     pub format_version: u32,
     /// The last batch whose index documents and archive files are committed.
     pub last_batch: u64,
+    /// Records committed in all (each is one index document and one archive
+    /// row), and dead letters (rejected lines) published, over every batch.
+    #[serde(default)]
+    pub records: u64,
+    #[serde(default)]
+    pub dead_letters: u64,
     /// Per input path (as given on the command line, made absolute).
     pub checkpoints: BTreeMap<String, Checkpoint>,
 }
@@ -91,18 +123,14 @@ impl Manifest {
     /// one or the new one, never a mix.
     pub fn store(&self, dir: &DataDir) -> Result<(), DataDirError> {
         let path = dir.manifest_path();
-        let staged = dir.root.join("manifest.json.tmp");
-        let io = |source| DataDirError::Io { path: staged.clone(), source };
         let mut manifest = self.clone();
         manifest.format_version = FORMAT_VERSION;
-        let json = serde_json::to_vec_pretty(&manifest)
+        let mut json = serde_json::to_vec_pretty(&manifest)
             .map_err(|source| DataDirError::Manifest { path: path.clone(), source })?;
-        let mut file = File::create(&staged).map_err(io)?;
-        file.write_all(&json).map_err(io)?;
-        file.write_all(b"\n").map_err(io)?;
-        file.sync_all().map_err(io)?;
-        std::fs::rename(&staged, &path).map_err(io)?;
-        sync_dir(&dir.root)
+        json.push(b'\n');
+        dir.storage
+            .write_atomically(&path, &json, "commit.manifest_staged")
+            .map_err(|(path, source)| DataDirError::Io { path, source })
     }
 }
 
@@ -114,25 +142,37 @@ pub struct Recovery {
     pub splits_rolled_back: usize,
 }
 
-/// Paths of a data directory.
+/// A data directory: its paths, its storage.
 #[derive(Clone, Debug)]
 pub struct DataDir {
     root: PathBuf,
+    storage: Storage,
 }
 
 impl DataDir {
-    /// Opens (creating if needed) the data directory at `root`.
+    /// Opens (creating if needed) the data directory at `root`, for writing.
     pub fn open(root: &Path) -> Result<DataDir, DataDirError> {
-        for sub in ["index", "archive", "deadletter"] {
-            let path = root.join(sub);
-            std::fs::create_dir_all(&path).map_err(|source| DataDirError::Io { path, source })?;
+        let dir = DataDir::at(root);
+        for path in [dir.index(), dir.archive(), dir.deadletter()] {
+            dir.storage.create_dir_all(&path).map_err(DataDirError::io(&path))?;
         }
-        Ok(DataDir { root: root.to_owned() })
+        Ok(dir)
     }
 
     /// The data directory at `root`, for reading: creates nothing.
     pub fn at(root: &Path) -> DataDir {
-        DataDir { root: root.to_owned() }
+        DataDir { root: root.to_owned(), storage: Storage::local() }
+    }
+
+    /// Takes the directory's writer lock for `command` (as the holder will
+    /// be named to a refused writer): an operator-fixable error naming the
+    /// holder when another live process has it.
+    pub fn lock(&self, command: &str) -> Result<WriterLock, DataDirError> {
+        Ok(WriterLock::acquire(&self.root, command)?)
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 
     pub fn root(&self) -> &Path {
@@ -151,6 +191,11 @@ impl DataDir {
         self.root.join("deadletter")
     }
 
+    /// The server's write-ahead log (see [`crate::wal`]).
+    pub fn wal(&self) -> PathBuf {
+        self.root.join("wal")
+    }
+
     pub fn manifest_path(&self) -> PathBuf {
         self.root.join("manifest.json")
     }
@@ -160,44 +205,111 @@ impl DataDir {
     /// opened, so the user reads what to do rather than a tantivy error.
     pub fn load_manifest(&self) -> Result<Manifest, DataDirError> {
         let path = self.manifest_path();
-        let manifest: Manifest = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| DataDirError::Manifest { path, source })?,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
-            Err(source) => return Err(DataDirError::Io { path, source }),
+        let Some(bytes) = self.storage.read_if_exists(&path).map_err(DataDirError::io(&path))? else {
+            return Ok(Manifest::default());
         };
+        let manifest: Manifest =
+            serde_json::from_slice(&bytes).map_err(|source| DataDirError::Manifest { path, source })?;
         if manifest.format_version != FORMAT_VERSION {
             return Err(DataDirError::FormatVersion { root: self.root.clone(), found: manifest.format_version });
         }
         Ok(manifest)
     }
 
-    /// Brings index and archive back to the manifest's last batch.
-    pub fn recover(&self, fields: &IndexFields) -> Result<(Manifest, Recovery), DataDirError> {
+    /// Brings index and archive back to the manifest's last batch. Only the
+    /// writer recovers, so it takes the writer's lock as proof.
+    pub fn recover(&self, fields: &IndexFields, _writer: &WriterLock) -> Result<(Manifest, Recovery), DataDirError> {
         let manifest = self.load_manifest()?;
         let mut recovery = Recovery::default();
         let mut staged = Vec::new();
-        collect_staged(&self.archive(), &mut staged)?;
-        collect_staged(&self.deadletter(), &mut staged)?;
+        self.collect(&self.archive(), "tmp", &mut staged)?;
+        self.collect(&self.deadletter(), "tmp", &mut staged)?;
         for path in staged {
-            let io = |source| DataDirError::Io { path: path.clone(), source };
             match batch_of(&path) {
                 Some(batch) if batch <= manifest.last_batch => {
                     let published = path.with_extension("");
-                    std::fs::rename(&path, &published).map_err(io)?;
+                    self.storage.rename(&path, &published).map_err(DataDirError::io(&path))?;
                     recovery.published += 1;
                 }
                 _ => {
-                    std::fs::remove_file(&path).map_err(io)?;
+                    self.storage.remove_file(&path).map_err(DataDirError::io(&path))?;
                     recovery.discarded += 1;
                 }
             }
             if let Some(parent) = path.parent() {
-                sync_dir(parent)?;
+                self.storage.sync_dir(parent).map_err(DataDirError::io(parent))?;
             }
         }
         recovery.splits_rolled_back = rollback_batches_after(&self.index(), fields, manifest.last_batch)?;
         Ok((manifest, recovery))
     }
+
+    /// Every file under `dir` (recursively) whose name ends in `.extension`.
+    fn collect(&self, dir: &Path, extension: &str, out: &mut Vec<PathBuf>) -> Result<(), DataDirError> {
+        for path in self.storage.list(dir).map_err(DataDirError::io(dir))? {
+            if path.is_dir() {
+                self.collect(&path, extension, out)?;
+            } else if path.extension().is_some_and(|e| e == extension) {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+
+    /// The published archive files, in path order (date, hour, batch).
+    pub fn archive_files(&self) -> Result<Vec<PathBuf>, DataDirError> {
+        let mut files = Vec::new();
+        self.collect(&self.archive(), "parquet", &mut files)?;
+        files.sort();
+        Ok(files)
+    }
+
+    /// The published dead-letter files, in batch order.
+    pub fn dead_letter_files(&self) -> Result<Vec<PathBuf>, DataDirError> {
+        let mut files = Vec::new();
+        self.collect(&self.deadletter(), "ndjson", &mut files)?;
+        files.sort();
+        Ok(files)
+    }
+
+    /// Whether the data directory's file system has room for `bytes` more
+    /// (written, fsync'd and removed again): how a writer stopped by a full
+    /// disk knows it may go on.
+    pub fn has_room(&self, bytes: usize) -> Result<(), DataDirError> {
+        let path = self.root.join("space-probe");
+        let written = self.storage.write_atomically(&path, &vec![0u8; bytes], "storage.probe");
+        let removed = self.storage.remove_file(&path);
+        written.map_err(|(path, source)| DataDirError::Io { path, source })?;
+        removed.map_err(DataDirError::io(&path))
+    }
+
+    /// Bytes on disk: the index, and the published archive files (bytes, files).
+    pub fn usage(&self) -> Result<Usage, DataDirError> {
+        let size = |files: &[PathBuf]| files.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+        let mut index_files = Vec::new();
+        collect_all(&self.storage, &self.index(), &mut index_files)?;
+        let archive = self.archive_files()?;
+        Ok(Usage {
+            index_bytes: size(&index_files),
+            archive_bytes: size(&archive),
+            archive_files: archive.len() as u64,
+        })
+    }
+}
+
+/// Bytes a data directory takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub index_bytes: u64,
+    pub archive_bytes: u64,
+    pub archive_files: u64,
+}
+
+fn collect_all(storage: &Storage, dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DataDirError> {
+    for path in storage.list(dir).map_err(DataDirError::io(dir))? {
+        if path.is_dir() { collect_all(storage, &path, out)? } else { out.push(path) }
+    }
+    Ok(())
 }
 
 /// The archive file stem for a batch: `part-<batch, 20 digits>`, so names
@@ -210,28 +322,6 @@ pub fn batch_file_stem(batch: u64) -> String {
 fn batch_of(path: &Path) -> Option<u64> {
     let name = path.file_name()?.to_str()?;
     name.strip_prefix("part-")?.split('.').next()?.parse().ok()
-}
-
-fn collect_staged(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DataDirError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => return Err(DataDirError::Io { path: dir.to_owned(), source }),
-    };
-    for entry in entries {
-        let entry = entry.map_err(|source| DataDirError::Io { path: dir.to_owned(), source })?;
-        let path = entry.path();
-        if path.is_dir() {
-            collect_staged(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "tmp") {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
-fn sync_dir(dir: &Path) -> Result<(), DataDirError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|source| DataDirError::Io { path: dir.to_owned(), source })
 }
 
 #[cfg(test)]
@@ -251,17 +341,17 @@ mod tests {
 
     fn parquet_files(dir: &DataDir) -> Vec<String> {
         let mut all = Vec::new();
-        collect_all(&dir.archive(), &mut all);
+        collect_every(&dir.archive(), &mut all);
         let mut names: Vec<String> =
             all.iter().map(|p| p.strip_prefix(dir.archive()).unwrap().display().to_string()).collect();
         names.sort();
         names
     }
 
-    fn collect_all(dir: &Path, out: &mut Vec<PathBuf>) {
+    fn collect_every(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
-            if path.is_dir() { collect_all(&path, out) } else { out.push(path) }
+            if path.is_dir() { collect_every(&path, out) } else { out.push(path) }
         }
     }
 
@@ -279,7 +369,7 @@ mod tests {
         let layout = Arc::new(ArchiveLayout::new(&Schema::builtin()));
         let mut builder = ArchiveBatchBuilder::new(layout);
         builder.push(&record);
-        let staged = ArchiveWriter::new(&dir.archive(), 3)
+        let staged = ArchiveWriter::new(&dir.archive(), Storage::local(), 3)
             .unwrap()
             .write(&builder.finish().unwrap(), &batch_file_stem(number))
             .unwrap();
@@ -303,7 +393,7 @@ mod tests {
             return;
         }
         for file in staged {
-            file.publish().unwrap();
+            file.publish(dir.storage()).unwrap();
         }
     }
 
@@ -314,9 +404,10 @@ mod tests {
             let temp = tempfile::tempdir().unwrap();
             let dir = DataDir::open(temp.path()).unwrap();
             let fields = IndexFields::new(&Schema::builtin());
+            let lock = dir.lock("test").unwrap();
             batch(&dir, &fields, 1, line, 4);
             batch(&dir, &fields, 2, line, crash_after_step);
-            let (manifest, recovery) = dir.recover(&fields).unwrap();
+            let (manifest, recovery) = dir.recover(&fields, &lock).unwrap();
             let committed = if crash_after_step >= 3 { 2 } else { 1 };
             assert_eq!(manifest.last_batch, committed, "crash after step {crash_after_step}");
             assert_eq!(manifest.checkpoints["/in.ndjson"].offset, committed * 100);
@@ -333,8 +424,34 @@ mod tests {
             };
             assert_eq!(recovery, expected_recovery, "crash after step {crash_after_step}");
             // Recovery is idempotent.
-            assert_eq!(dir.recover(&fields).unwrap().1, Recovery::default());
+            assert_eq!(dir.recover(&fields, &lock).unwrap().1, Recovery::default());
         }
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_naming_the_holder_and_a_dead_ones_lock_is_taken_over() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = DataDir::open(temp.path()).unwrap();
+        let first = dir.lock("sluice-ingest serve").unwrap();
+        assert!(first.taken_over().is_none());
+        let error = dir.lock("sluice-ingest app.log").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::OperatorFixable);
+        let text = error.to_string();
+        let expected_start = format!(
+            "data directory {} already has a writer: pid {} (`sluice-ingest serve`) since ",
+            temp.path().display(),
+            std::process::id()
+        );
+        assert!(text.starts_with(&expected_start), "{text}");
+        assert!(text.ends_with("Stop that process first, or give this one another --data-dir (only one sluice-ingest or sluice-ingest serve may write a data directory; sluice may read it at any time)"), "{text}");
+        // A clean release leaves nothing to take over.
+        drop(first);
+        let second = dir.lock("second").unwrap();
+        assert!(second.taken_over().is_none());
+        std::mem::forget(second); // as a process killed while holding it: the file keeps its holder
+        // (the kernel releases a dead process's lock; here the descriptor is leaked
+        // instead, so the lock stays held and the next writer is still refused).
+        assert!(dir.lock("third").is_err());
     }
 
     #[test]

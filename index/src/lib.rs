@@ -8,8 +8,15 @@
 //!   partition, staged under a temporary name until
 //!   [`archive::StagedFile::publish`].
 //!
-//! * [`data_dir::DataDir`] and [`data_dir::Manifest`]: the directory layout,
-//!   the committed state, the commit protocol and crash recovery.
+//! * [`data_dir::DataDir`] and [`data_dir::Manifest`]: the directory layout
+//!   (the one owner of every path in it), the committed state, the commit
+//!   protocol and crash recovery.
+//! * [`commit::BatchStager`] and [`commit::BatchCommitter`]: the commit
+//!   protocol's steps, driven by the ingest pipeline.
+//! * [`storage::Storage`]: the seam every write, fsync, rename and delete
+//!   goes through; [`failpoint`]: where tests make it fail.
+//! * [`lock::WriterLock`]: one writer per data directory.
+//! * [`wal`]: the server's write-ahead log files and framing.
 //! * [`fields::IndexFields`]: a split's tantivy schema; records → documents.
 //! * [`splits::SplitWriters`]: one tantivy index per UTC day, committed per
 //!   ingest batch; [`splits::rollback_batches_after`] undoes batches the
@@ -19,9 +26,14 @@
 //! sources, HTTP or the CLI.
 
 pub mod archive;
+pub mod commit;
 pub mod data_dir;
+pub mod failpoint;
 pub mod fields;
+pub mod lock;
 pub mod splits;
+pub mod storage;
+pub mod wal;
 
 /// The types the ingest pipeline passes between its stages, re-exported so
 /// it needs no direct dependency on tantivy or arrow.

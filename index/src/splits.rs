@@ -181,6 +181,8 @@ impl SplitWriters {
         let Some((mut writer, touched)) = self.open.remove(&day) else { return Ok(()) };
         if touched {
             commit_split(&self.root, day, &mut writer, batch)?;
+            crate::failpoint::hit("commit.split_early")
+                .map_err(|source| IndexError::Io { path: self.root.join(day_name(day)), source })?;
         }
         close_split(&self.root, day, writer)
     }

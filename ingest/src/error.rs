@@ -21,9 +21,22 @@ pub enum IngestError {
     #[error(transparent)]
     Archive(sluice_index::archive::ArchiveError),
     #[error(transparent)]
-    Wal(#[from] crate::serve::wal::WalError),
+    Commit(#[from] sluice_index::commit::CommitError),
+    #[error(transparent)]
+    Wal(#[from] sluice_index::wal::WalError),
+    #[error(transparent)]
+    WalDamaged(#[from] crate::serve::wal::WalDamaged),
     #[error(transparent)]
     Serve(#[from] crate::serve::ServeError),
+    /// A run reading standard input stopped: the first `lines` lines
+    /// (`bytes` bytes) of its stdin are committed.
+    #[error("{source}")]
+    StdinStopped {
+        lines: u64,
+        bytes: u64,
+        #[source]
+        source: Box<IngestError>,
+    },
     #[error("{rejected} lines rejected, more than --max-rejected {max}")]
     TooManyRejected { rejected: u64, max: u64 },
     #[error("internal error: {0} (a bug: please report it)")]
@@ -67,8 +80,11 @@ impl IngestError {
             IngestError::DataDir(error) => error.kind(),
             IngestError::Index(error) => error.kind(),
             IngestError::Archive(error) => error.kind(),
+            IngestError::Commit(error) => error.kind(),
             IngestError::Wal(error) => error.kind(),
+            IngestError::WalDamaged(_) => ErrorKind::OperatorFixable,
             IngestError::Serve(error) => error.kind(),
+            IngestError::StdinStopped { source, .. } => source.kind(),
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, TimestampNanosecondType, UInt8Type, UInt64Type};
@@ -16,7 +16,7 @@ use arrow_schema::DataType;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use parquet::file::metadata::PageIndexPolicy;
-use sluice_index::archive::file_path;
+use sluice_index::archive::{file_path, open_committed};
 use sluice_index::data_dir::batch_file_stem;
 use sluice_schemas::Timestamp;
 
@@ -45,15 +45,18 @@ pub fn fetch(store: &Store, hits: &[Hit]) -> Result<Vec<FetchedRecord>, QueryErr
 /// `patterns`): the other columns' pages are not even read.
 pub fn fetch_columns(store: &Store, hits: &[Hit], columns: Option<&[&str]>) -> Result<Vec<FetchedRecord>, QueryError> {
     let archive = store.dir.archive();
-    let mut by_file: BTreeMap<PathBuf, Vec<(u64, usize)>> = BTreeMap::new();
+    // Keyed by the file's published path; the hit it came from says which.
+    let mut by_file: BTreeMap<PathBuf, (Hit, Vec<(u64, usize)>)> = BTreeMap::new();
     for (position, hit) in hits.iter().enumerate() {
         let path = file_path(&archive, hit.timestamp, &batch_file_stem(hit.batch));
-        by_file.entry(path).or_default().push((hit.row, position));
+        by_file.entry(path).or_insert_with(|| (*hit, Vec::new())).1.push((hit.row, position));
     }
     let mut out: Vec<Option<FetchedRecord>> = vec![None; hits.len()];
-    for (path, mut rows) in by_file {
+    for (path, (hit, mut rows)) in by_file {
         rows.sort_unstable();
-        let records = read_rows(&path, &rows.iter().map(|(row, _)| *row).collect::<Vec<_>>(), columns)?;
+        let (path, file) = open_committed(&store.dir, hit.timestamp, hit.batch)
+            .map_err(|e| QueryError::Archive { path, message: e.to_string() })?;
+        let records = read_rows(&path, file, &rows.iter().map(|(row, _)| *row).collect::<Vec<_>>(), columns)?;
         for ((_, position), record) in rows.iter().zip(records) {
             out[*position] = Some(record);
         }
@@ -70,9 +73,13 @@ pub fn fetch_columns(store: &Store, hits: &[Hit], columns: Option<&[&str]>) -> R
 }
 
 /// Reads `rows` (sorted, may repeat) of one archive file.
-fn read_rows(path: &PathBuf, rows: &[u64], columns: Option<&[&str]>) -> Result<Vec<FetchedRecord>, QueryError> {
-    let archive_error = |message: String| QueryError::Archive { path: path.clone(), message };
-    let file = File::open(path).map_err(|e| archive_error(e.to_string()))?;
+fn read_rows(
+    path: &Path,
+    file: File,
+    rows: &[u64],
+    columns: Option<&[&str]>,
+) -> Result<Vec<FetchedRecord>, QueryError> {
+    let archive_error = |message: String| QueryError::Archive { path: path.to_owned(), message };
     // The offset index (written with page statistics) lets the reader decode
     // only the pages that hold the selected rows, not whole column chunks.
     let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);

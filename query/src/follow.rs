@@ -3,10 +3,11 @@
 //! New records are found by batch number, not by time: a late line with
 //! an old timestamp committed now is still new. Each poll reopens the data
 //! directory (new day splits appear as data arrives) and asks for the
-//! matches of batches after the last one shown, up to the manifest's last
-//! committed batch. A batch whose archive files are not yet published (the
-//! commit publishes them just after storing the manifest) is retried on the
-//! next poll, so every record is shown exactly once.
+//! matches of batches after the last one shown, up to the last batch the
+//! manifest recorded when the store was opened (the store shows nothing
+//! later). A committed batch's archive files are read under their staged
+//! names until the commit publishes them, so every record is shown exactly
+//! once.
 
 use std::ops::Bound;
 use std::path::Path;
@@ -34,7 +35,7 @@ impl Follower {
     /// Starts after what is committed now.
     pub fn new(data_dir: &Path, query: &str, range: TimeRange) -> Result<Follower, QueryError> {
         let store = Store::open(data_dir, range)?;
-        let shown_batch = store.dir.load_manifest().map(|m| m.last_batch).unwrap_or(0);
+        let shown_batch = store.last_batch();
         Ok(Follower { data_dir: data_dir.to_owned(), query: query.to_owned(), range, shown_batch })
     }
 
@@ -46,7 +47,7 @@ impl Follower {
             Err(QueryError::EmptyDataDir { .. }) => return Ok(Vec::new()),
             Err(error) => return Err(error),
         };
-        let committed = store.dir.load_manifest().map(|m| m.last_batch).unwrap_or(0);
+        let committed = store.last_batch();
         if committed <= self.shown_batch {
             return Ok(Vec::new());
         }

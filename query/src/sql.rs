@@ -36,8 +36,9 @@ impl SqlResult {
 
 /// Runs one SQL statement over `DIR/archive` as table `logs`.
 pub fn run_sql(data_dir: &Path, sql: &str) -> Result<SqlResult, QueryError> {
-    let archive = data_dir.join("archive");
-    if !has_parquet(&archive) {
+    let dir = sluice_index::data_dir::DataDir::at(data_dir);
+    let archive = dir.archive();
+    if dir.archive_files()?.is_empty() {
         return Err(QueryError::EmptyDataDir { dir: data_dir.to_owned() });
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -63,15 +64,6 @@ async fn execute(archive: &Path, sql: &str) -> Result<SqlResult, DataFusionError
     let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
     let batches = frame.collect().await?;
     Ok(SqlResult { schema, batches })
-}
-
-/// Whether `dir` holds a committed Parquet file anywhere below it.
-fn has_parquet(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else { return false };
-    entries.flatten().any(|entry| {
-        let path = entry.path();
-        if path.is_dir() { has_parquet(&path) } else { path.extension().is_some_and(|e| e == "parquet") }
-    })
 }
 
 /// A DataFusion error, classified: a statement that does not parse or

@@ -2,7 +2,6 @@
 //! sizes on disk, dead letters, committed batches.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 
 use serde::Serialize;
 
@@ -41,12 +40,12 @@ impl Store {
         let days: Vec<DayStats> = self
             .splits
             .iter()
-            .map(|split| DayStats { day: split.day.clone(), records: split.searcher().num_docs() })
-            .collect();
+            .map(|split| Ok(DayStats { day: split.day.clone(), records: split.committed_docs()? }))
+            .collect::<Result<_, QueryError>>()?;
         let bounds = self.time_bounds()?;
         let time = |nanos: i64| sluice_schemas::Timestamp::from_nanos(nanos).to_string();
-        let (archive_bytes, archive_files) = disk_usage(&self.dir.archive(), "parquet");
-        let batches = self.dir.load_manifest().map(|m| m.last_batch).unwrap_or(0);
+        let usage = self.dir.usage()?;
+        let batches = self.last_batch();
         Ok(Stats {
             data_dir: self.dir.root().display().to_string(),
             records: days.iter().map(|d| d.records).sum(),
@@ -54,39 +53,20 @@ impl Store {
             last: bounds.map(|(_, last)| time(last)),
             span: bounds,
             days,
-            index_bytes: disk_usage(&self.dir.index(), "").0,
-            archive_bytes,
-            archive_files,
-            dead_letters: count_lines(&self.dir.deadletter()),
+            index_bytes: usage.index_bytes,
+            archive_bytes: usage.archive_bytes,
+            archive_files: usage.archive_files,
+            dead_letters: count_lines(&self.dir.dead_letter_files()?),
             batches,
         })
     }
 }
 
-/// Bytes and number of files under `dir` (only files ending in
-/// `extension` when it is not empty).
-fn disk_usage(dir: &Path, extension: &str) -> (u64, u64) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return (0, 0) };
-    let mut total = (0, 0);
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            let (bytes, files) = disk_usage(&path, extension);
-            total = (total.0 + bytes, total.1 + files);
-        } else if extension.is_empty() || path.extension().is_some_and(|e| e == extension) {
-            total = (total.0 + entry.metadata().map_or(0, |m| m.len()), total.1 + 1);
-        }
-    }
-    total
-}
-
 /// Lines in the dead-letter files (one rejected line each).
-fn count_lines(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "ndjson"))
-        .filter_map(|e| std::fs::File::open(e.path()).ok())
+fn count_lines(files: &[std::path::PathBuf]) -> u64 {
+    files
+        .iter()
+        .filter_map(|path| std::fs::File::open(path).ok())
         .map(|file| BufReader::new(file).split(b'\n').count() as u64)
         .sum()
 }

@@ -23,16 +23,31 @@ pub struct Split {
     pub path: PathBuf,
     pub index: Index,
     reader: IndexReader,
+    /// The last committed batch, when this split may hold documents of
+    /// later ones (committed to the split, not yet recorded by the
+    /// manifest, or never to be: a crash rolls them back). Every query then
+    /// leaves them out.
+    uncommitted_after: Option<u64>,
 }
 
 impl Split {
-    /// Opens a day split for reading. The reader is reloaded by hand
-    /// (`tail -f` opens new ones): no watcher thread per split.
-    fn open(day: &str, path: &Path) -> Result<Split, QueryError> {
+    /// Opens a day split for reading, showing only batches up to
+    /// `last_batch` (the manifest's, loaded before). The reader is reloaded
+    /// by hand (`tail -f` opens new ones): no watcher thread per split.
+    fn open(day: &str, path: &Path, last_batch: u64) -> Result<Split, QueryError> {
         let tantivy = |source| QueryError::Index { path: path.to_owned(), source };
         let index = Index::open_in_dir(path).map_err(tantivy)?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(tantivy)?;
-        Ok(Split { day: day.to_owned(), path: path.to_owned(), index, reader })
+        let reader: IndexReader =
+            index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(tantivy)?;
+        // The split's commit payload is the last batch committed to it. Read
+        // after the reader, so it is at least the batch the reader sees:
+        // no filter is needed only when it is known to be committed.
+        let split_batch = index.load_metas().map_err(tantivy)?.payload.and_then(|p| p.parse::<u64>().ok());
+        let uncommitted_after = match split_batch {
+            Some(batch) if batch <= last_batch => None,
+            _ => Some(last_batch),
+        };
+        Ok(Split { day: day.to_owned(), path: path.to_owned(), index, reader, uncommitted_after })
     }
 
     pub(crate) fn searcher(&self) -> Searcher {
@@ -85,8 +100,10 @@ impl Split {
         self.within(query, range)
     }
 
-    /// `query` restricted to `range` (read from the timestamp column).
+    /// `query` restricted to `range` (read from the timestamp column) and
+    /// to committed batches.
     fn within(&self, query: Box<dyn Query>, range: TimeRange) -> Result<Box<dyn Query>, QueryError> {
+        let query = self.committed_only(query)?;
         if range == TimeRange::ALL {
             return Ok(query);
         }
@@ -100,6 +117,25 @@ impl Split {
         };
         let in_range = RangeQuery::new(bound(range.from, true), bound(range.to, false));
         Ok(Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Must, Box::new(in_range))])))
+    }
+}
+
+impl Split {
+    /// `query` without documents of batches the manifest does not record.
+    pub(crate) fn committed_only(&self, query: Box<dyn Query>) -> Result<Box<dyn Query>, QueryError> {
+        let Some(last) = self.uncommitted_after else { return Ok(query) };
+        let batch = self.field("batch")?;
+        let committed = RangeQuery::new(Bound::Unbounded, Bound::Included(Term::from_field_u64(batch, last)));
+        Ok(Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Must, Box::new(committed))])))
+    }
+
+    /// Documents of committed batches in this split.
+    pub(crate) fn committed_docs(&self) -> Result<u64, QueryError> {
+        if self.uncommitted_after.is_none() {
+            return Ok(self.searcher().num_docs());
+        }
+        let query = self.committed_only(Box::new(AllQuery))?;
+        Ok(self.searcher().search(&query, &Count).map_err(self.tantivy())? as u64)
     }
 }
 
@@ -237,10 +273,12 @@ pub struct Hit {
     pub row: u64,
 }
 
-/// The data directory, open for queries.
+/// The data directory, open for queries: a consistent view of what the
+/// manifest recorded when it was opened.
 pub struct Store {
     pub dir: DataDir,
     pub(crate) splits: Vec<Split>,
+    last_batch: u64,
 }
 
 impl Store {
@@ -253,7 +291,8 @@ impl Store {
             return Err(QueryError::EmptyDataDir { dir: root.to_owned() });
         }
         // Refuses a directory in another on-disk format before opening it.
-        dir.load_manifest()?;
+        // Loaded before the splits: whatever they hold beyond it is left out.
+        let last_batch = dir.load_manifest()?.last_batch;
         let wanted: Vec<(String, PathBuf)> = all
             .into_iter()
             .filter(|(day, _)| day_start(day).is_some_and(|start| range.overlaps(start, start + NANOS_PER_DAY)))
@@ -262,14 +301,19 @@ impl Store {
         // system time, so the splits open side by side.
         let opened: Vec<Result<Split, QueryError>> = std::thread::scope(|scope| {
             let handles: Vec<_> =
-                wanted.iter().map(|(day, path)| scope.spawn(move || Split::open(day, path))).collect();
+                wanted.iter().map(|(day, path)| scope.spawn(move || Split::open(day, path, last_batch))).collect();
             handles
                 .into_iter()
                 .map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
                 .collect()
         });
         let splits = opened.into_iter().collect::<Result<Vec<Split>, QueryError>>()?;
-        Ok(Store { dir, splits })
+        Ok(Store { dir, splits, last_batch })
+    }
+
+    /// The last batch this store shows (the manifest's when it was opened).
+    pub fn last_batch(&self) -> u64 {
+        self.last_batch
     }
 
     /// The newest `limit` matches (oldest first with `oldest_first`) and

@@ -7,6 +7,8 @@
 
 mod corpus;
 mod crash;
+mod disk_full;
+mod durability;
 mod ingest;
 mod ingest_dry_run;
 mod query;

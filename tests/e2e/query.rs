@@ -399,7 +399,7 @@ fn errors_say_what_to_do() {
 
 /// Starts `sluice tail -f --format ndjson` on `data`; each line it prints
 /// arrives as (when it was read, its message).
-fn follow(data: &Path) -> (std::process::Child, std::sync::mpsc::Receiver<(std::time::Instant, String)>) {
+pub(crate) fn follow(data: &Path) -> (std::process::Child, std::sync::mpsc::Receiver<(std::time::Instant, String)>) {
     use std::io::BufRead;
 
     let mut tail = std::process::Command::new(crate::binary("sluice"))

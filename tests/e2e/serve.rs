@@ -13,16 +13,21 @@ use crate::{archive_rows, binary, index_docs, run};
 
 /// A running server and where it listens.
 pub(crate) struct Server {
-    child: Child,
+    pub(crate) child: Child,
     addr: String,
-    stderr: mpsc::Receiver<String>,
+    pub(crate) stderr: mpsc::Receiver<String>,
     /// What it printed before it listened (a replay, say).
-    started: String,
+    pub(crate) started: String,
 }
 
 impl Server {
     /// Starts `sluice-ingest serve` on `data` and waits until it listens.
     pub(crate) fn start(data: &Path, args: &[&str]) -> Server {
+        Server::start_with_env(data, args, &[])
+    }
+
+    /// [`Server::start`] with environment variables (`FAILPOINTS`, say).
+    pub(crate) fn start_with_env(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(binary("sluice-ingest"))
             .arg("serve")
             .arg("--data-dir")
@@ -30,6 +35,7 @@ impl Server {
             .args(if args.contains(&"--listen") { &[][..] } else { &["--listen", "127.0.0.1:0"][..] })
             .args(args)
             .env_remove("SLUICE_DATA_DIR")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -506,11 +512,13 @@ fn otlp_json_and_loki_json_pushes_with_curl() {
     assert_eq!(code, 0, "{stderr}");
 }
 
-/// The disk fills after lines were acknowledged: the server stops at once
-/// with the operator's exit code and says why; once space is back, the
-/// restart indexes every acknowledged line exactly once from the log.
+/// The disk fills after lines were acknowledged (the manifest cannot be
+/// written: `/dev/full` answers every write with ENOSPC): the server keeps
+/// running, refuses new lines with 507 and says why on `/health/ready`;
+/// once the manifest can be written again it commits every acknowledged
+/// line exactly once, by itself, and takes lines again.
 #[test]
-fn a_failed_commit_stops_the_server_and_the_restart_indexes_what_it_acknowledged() {
+fn a_failed_commit_pauses_the_server_until_there_is_room_and_it_resumes_by_itself() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
@@ -521,29 +529,32 @@ fn a_failed_commit_stops_the_server_and_the_restart_indexes_what_it_acknowledged
     let (status, answer) = server.post_json("/api/v1/ingest", &[], body);
     assert_eq!((status, answer["accepted"].as_u64()), (200, Some(2)), "{answer}");
     let deadline = Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(exit) = server.child.try_wait().unwrap() {
-            break exit;
+    let refused = loop {
+        let (status, answer) = server.request("GET", "/health/ready", &[], b"");
+        if status == 503 && answer.contains("disk_full") {
+            break answer;
         }
-        assert!(Instant::now() < deadline, "the server kept running after its commit failed");
+        assert!(Instant::now() < deadline, "the server never said its disk is full: {status} {answer}");
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert_eq!(exit.code(), Some(3));
-    let mut stderr = std::mem::take(&mut server.started);
-    while let Ok(line) = server.stderr.recv_timeout(Duration::from_secs(2)) {
-        stderr.push_str(&line);
-        stderr.push('\n');
-    }
-    assert!(stderr.contains("stopping: indexing failed"), "{stderr}");
-    assert!(stderr.contains("sluice-ingest: error: disk full: data directory "), "{stderr}");
+    assert!(refused.contains("No space left on device"), "{refused}");
+    let (status, answer) = server.post_json("/api/v1/ingest", &[], b"{\"msg\":\"refused\"}\n");
+    assert_eq!(status, 507, "{answer}");
+    assert_eq!(answer["error"]["type"], "disk_full", "{answer}");
+    assert!(server.child.try_wait().unwrap().is_none(), "the server stopped");
     assert_eq!(archive_rows(&data), 0);
 
     std::fs::remove_file(&staged_manifest).unwrap();
-    let server = Server::start(&data, &[]);
+    wait_for_count(&data, "kept", 2, Duration::from_secs(30));
+    let (status, answer) = server.post_json("/api/v1/ingest", &[], b"{\"msg\":\"kept three\"}\n");
+    assert_eq!(status, 200, "{answer}");
     let (code, stderr) = server.stop();
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("replayed 2 lines from the write-ahead log"), "{stderr}");
-    assert_eq!(index_docs(&data), 2);
-    assert_eq!(archive_rows(&data), 2);
-    assert_eq!(count(&data, "kept"), 2);
+    assert!(stderr.contains("sluice-ingest: error: disk full: data directory "), "{stderr}");
+    assert!(stderr.contains("ingest requests get 507 until there is room again"), "{stderr}");
+    assert!(stderr.contains("there is room on the disk again: committing the "), "{stderr}");
+    assert_eq!(index_docs(&data), 3);
+    assert_eq!(archive_rows(&data), 3);
+    assert_eq!(count(&data, "kept"), 3);
+    assert_eq!(count(&data, "refused"), 0);
 }

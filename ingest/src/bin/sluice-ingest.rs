@@ -223,6 +223,25 @@ struct ServeArgs {
     /// requests get 429.
     #[arg(long, value_name = "MIB", default_value_t = sluice_ingest::serve::DEFAULT_MAX_WAL_BEHIND_BYTES >> 20)]
     max_wal_behind_mib: u64,
+    /// At startup, what to do with a damaged write-ahead log entry that has
+    /// whole entries after it (the lines acknowledged in it are lost either
+    /// way; the entries before it are committed first). `skip`: keep a copy
+    /// of the damaged bytes in DIR/wal/damaged/, report it (stderr,
+    /// sluice_wal_damaged_bytes_total), replay the entries after it and
+    /// serve. `refuse`: stop with exit 3 and what to do. A torn last entry (a
+    /// write that never finished, never acknowledged) is always cut off with
+    /// a warning.
+    #[arg(long, value_enum, value_name = "POLICY", default_value = "skip")]
+    wal_damage: WalDamage,
+    /// Write-ahead log segment size (for tests of segment removal).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20, hide = true)]
+    wal_segment_bytes: u64,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum WalDamage {
+    Skip,
+    Refuse,
 }
 
 /// `500ms`, `1s`, `1.5s`, `2m`: a number and a unit.
@@ -241,6 +260,8 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
+    // Test builds only: the crash and disk-full tests arm fail-points here.
+    sluice_index::failpoint::setup_from_env();
     let args = Args::parse();
     if let Some(Command::Serve(serve_args)) = args.command {
         return serve(serve_args);
@@ -291,6 +312,11 @@ fn serve(args: ServeArgs) -> ExitCode {
     config.max_requests_in_flight = args.max_requests_in_flight.max(1);
     config.max_in_flight_bytes = args.max_in_flight_mib.max(1) << 20;
     config.max_wal_behind_bytes = args.max_wal_behind_mib << 20;
+    config.wal_segment_bytes = args.wal_segment_bytes.max(1);
+    config.wal_damage = match args.wal_damage {
+        WalDamage::Skip => sluice_ingest::serve::wal::DamagePolicy::Skip,
+        WalDamage::Refuse => sluice_ingest::serve::wal::DamagePolicy::Refuse,
+    };
     if let Some(path) = &args.token_file {
         match Tokens::load(path) {
             Ok(tokens) => config.tokens = Some(tokens),
@@ -314,10 +340,20 @@ fn report(error: &IngestError) -> ExitCode {
     let color = io::stderr().is_terminal();
     let label = if color { "\x1b[1;31merror\x1b[0m" } else { "error" };
     if error.is_disk_full() {
+        let resume = match error {
+            IngestError::StdinStopped { lines, bytes, .. } => format!(
+                "send standard input again from line {} on (the first {lines} lines, {bytes} bytes, are committed; \
+                 from a file: `tail -n +{} FILE | sluice-ingest …`): nothing is lost or duplicated.",
+                lines + 1,
+                lines + 1
+            ),
+            _ => "run the same command again: it resumes after the last committed batch, losing and duplicating \
+                  nothing."
+                .to_owned(),
+        };
         eprintln!(
             "sluice-ingest: {label}: disk full: {error}\n\
-             Free space on the data directory's filesystem (or give --data-dir another one) and run the same \
-             command again: it resumes after the last committed batch, losing and duplicating nothing."
+             Free space on the data directory's filesystem (or give --data-dir another one) and {resume}"
         );
         return ExitCode::from(exit::OPERATOR);
     }

@@ -11,12 +11,11 @@
 //! makes it so, after the index commit (see `sluice_index::data_dir`).
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Write;
 use std::sync::Arc;
 
-use sluice_index::archive::{ArchiveLayout, ArchiveWriter, StagedFile, sort_order, sorted_batch};
-use sluice_index::data_dir::{Checkpoint, DataDir, DataDirError, batch_file_stem};
+use sluice_index::archive::{ArchiveLayout, hour_rows, sort_order, sorted_batch};
+use sluice_index::commit::{BatchStager, StagedBatch};
+use sluice_index::data_dir::Checkpoint;
 use sluice_index::fields::{GroupKey, IndexFields};
 use sluice_index::splits::day_of;
 use sluice_index::{RecordBatch, TantivyDocument};
@@ -24,24 +23,11 @@ use sluice_index::{RecordBatch, TantivyDocument};
 use crate::error::IngestError;
 use crate::pipeline::normalize::NormalizedChunk;
 
-const NANOS_PER_HOUR: i64 = 3_600_000_000_000;
-
-/// A batch ready to commit: documents located, files staged.
-pub struct StagedBatch {
-    pub number: u64,
-    /// `(timestamp ns, document)` pairs by day, then grouped by
-    /// [`GroupKey`], in time order within a group.
-    pub documents: Vec<(i64, TantivyDocument)>,
-    pub staged: Vec<StagedFile>,
-    pub checkpoints: BTreeMap<String, Checkpoint>,
-}
-
 /// Collects chunks into the open batch and stages it when it closes.
 pub struct Batcher {
-    dir: DataDir,
     fields: IndexFields,
     layout: Arc<ArchiveLayout>,
-    archive: ArchiveWriter,
+    stager: BatchStager,
     next_number: u64,
     open: OpenBatch,
 }
@@ -58,14 +44,8 @@ struct OpenBatch {
 }
 
 impl Batcher {
-    pub fn new(
-        dir: DataDir,
-        fields: IndexFields,
-        layout: Arc<ArchiveLayout>,
-        archive: ArchiveWriter,
-        next_number: u64,
-    ) -> Batcher {
-        Batcher { dir, fields, layout, archive, next_number, open: OpenBatch::default() }
+    pub fn new(fields: IndexFields, layout: Arc<ArchiveLayout>, stager: BatchStager, next_number: u64) -> Batcher {
+        Batcher { fields, layout, stager, next_number, open: OpenBatch::default() }
     }
 
     /// Input bytes in the open batch.
@@ -97,21 +77,9 @@ impl Batcher {
         }
         let number = self.next_number;
         self.next_number += 1;
-        let stem = batch_file_stem(number);
         let order = sort_order(&open.timestamps);
-        // Rows restart at 0 in each hour: one archive file per hour.
-        let mut rows = vec![0u64; open.timestamps.len()];
-        let mut hour = i64::MIN;
-        let mut row = 0u64;
-        for &position in &order {
-            let record_hour = open.timestamps[position as usize].div_euclid(NANOS_PER_HOUR);
-            if record_hour != hour {
-                hour = record_hour;
-                row = 0;
-            }
-            rows[position as usize] = row;
-            row += 1;
-        }
+        // Each record's row in its hour's archive file.
+        let rows = hour_rows(&open.timestamps, &order);
         // The index's order: by day (one split at a time, see
         // `SplitWriters::add_document`), then group, time order within a
         // group (a stable sort of the time order). Positions are sorted, not
@@ -130,25 +98,13 @@ impl Batcher {
                 documents.push((open.timestamps[position], document));
             }
         }
-        let mut staged = Vec::new();
-        if !order.is_empty() {
-            let sorted = sorted_batch(&self.layout, &open.rows, &order).map_err(IngestError::Archive)?;
-            drop(open.rows);
-            staged.extend(self.archive.write(&sorted, &stem).map_err(IngestError::Archive)?);
-        }
-        if !open.dead_letters.is_empty() {
-            staged.push(self.stage_dead_letters(&stem, &open.dead_letters)?);
-        }
+        let sorted = if order.is_empty() {
+            None
+        } else {
+            Some(sorted_batch(&self.layout, &open.rows, &order).map_err(IngestError::Archive)?)
+        };
+        drop(open.rows);
+        let staged = self.stager.stage(number, sorted.as_ref(), &open.dead_letters)?;
         Ok(Some(StagedBatch { number, documents, staged, checkpoints: open.checkpoints }))
-    }
-
-    fn stage_dead_letters(&self, stem: &str, entries: &[u8]) -> Result<StagedFile, IngestError> {
-        let published = self.dir.deadletter().join(format!("{stem}.ndjson"));
-        let staged = self.dir.deadletter().join(format!("{stem}.ndjson.tmp"));
-        let io = |source| IngestError::DataDir(DataDirError::Io { path: staged.clone(), source });
-        let mut file = File::create(&staged).map_err(io)?;
-        file.write_all(entries).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        Ok(StagedFile { staged, published, rows: 0 })
     }
 }

@@ -1,31 +1,27 @@
 //! Stage 4, one thread: staged batches → committed, in order.
 //!
-//! Adds a batch's documents to the day splits, commits them with the batch
-//! number as payload, stores the manifest (the commit point), then
-//! publishes the staged files. A crash anywhere in between is undone or
-//! rolled forward by `DataDir::recover` on the next start.
+//! Runs steps 2 to 4 of the data directory's commit protocol
+//! ([`BatchCommitter::commit`]) for each batch. A crash anywhere in between
+//! is undone or rolled forward by `DataDir::recover` on the next start.
 
-use sluice_index::data_dir::{DataDir, Manifest};
-use sluice_index::splits::SplitWriters;
+use sluice_index::commit::{BatchCommitter, StagedBatch};
+use sluice_index::data_dir::Manifest;
 
 use crate::error::IngestError;
-use crate::pipeline::batch::StagedBatch;
 
 /// Called after each commit with the stored manifest.
 type CommitHook = Box<dyn FnMut(&Manifest) + Send>;
 
 pub struct Committer {
-    dir: DataDir,
-    manifest: Manifest,
-    splits: SplitWriters,
+    inner: BatchCommitter,
     /// Called with each stored manifest, after the batch is published (the
     /// server drops write-ahead log segments the manifest has passed).
     on_commit: Option<CommitHook>,
 }
 
 impl Committer {
-    pub fn new(dir: DataDir, manifest: Manifest, splits: SplitWriters) -> Committer {
-        Committer { dir, manifest, splits, on_commit: None }
+    pub fn new(inner: BatchCommitter) -> Committer {
+        Committer { inner, on_commit: None }
     }
 
     pub fn on_commit(&mut self, hook: impl FnMut(&Manifest) + Send + 'static) {
@@ -33,24 +29,25 @@ impl Committer {
     }
 
     pub fn commit(&mut self, batch: StagedBatch) -> Result<(), IngestError> {
-        for (timestamp, document) in batch.documents {
-            self.splits.add_document(batch.number, timestamp, document).map_err(IngestError::Index)?;
-        }
-        self.splits.commit(batch.number).map_err(IngestError::Index)?;
-        self.manifest.last_batch = batch.number;
-        self.manifest.checkpoints.extend(batch.checkpoints);
-        self.manifest.store(&self.dir).map_err(IngestError::DataDir)?;
-        for file in &batch.staged {
-            file.publish().map_err(IngestError::Archive)?;
-        }
+        let manifest = self.inner.commit(batch)?;
         if let Some(hook) = &mut self.on_commit {
-            hook(&self.manifest);
+            hook(manifest);
         }
         Ok(())
     }
 
+    /// The committed checkpoint of an input.
+    pub fn committed(&self, key: &str) -> Option<&sluice_index::data_dir::Checkpoint> {
+        self.inner.manifest().checkpoints.get(key)
+    }
+
+    /// Drops an input's checkpoint from the next manifest stored.
+    pub fn forget(&mut self, key: &str) {
+        self.inner.forget(key);
+    }
+
     /// Closes the index writers (nothing is pending after the last commit).
     pub fn finish(self) -> Result<(), IngestError> {
-        self.splits.close().map_err(IngestError::Index)
+        Ok(self.inner.finish()?)
     }
 }

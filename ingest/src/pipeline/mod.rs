@@ -34,9 +34,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
-use sluice_index::archive::{ArchiveLayout, ArchiveWriter};
+use sluice_index::archive::ArchiveLayout;
+use sluice_index::commit::{BatchCommitter, BatchStager};
 use sluice_index::data_dir::{DataDir, Manifest};
 use sluice_index::fields::IndexFields;
+use sluice_index::lock::WriterLock;
 use sluice_index::splits::SplitWriters;
 use sluice_schemas::{CompiledSchema, Normalizer, NormalizerConfig};
 
@@ -45,10 +47,12 @@ use crate::error::IngestError;
 use crate::progress::Progress;
 use crate::source::Input;
 use crate::summary::Summary;
-pub(crate) use batch::{Batcher, StagedBatch};
+pub(crate) use batch::Batcher;
 pub(crate) use commit::Committer;
 pub(crate) use normalize::{ChunkNormalizer, LineRejection, NormalizedChunk};
+pub use read::STDIN_CHECKPOINT_KEY;
 pub(crate) use read::{Chunk, ChunkLine, read_inputs};
+pub(crate) use sluice_index::commit::StagedBatch;
 
 /// Everything an ingest run needs, parsed from the command line.
 #[derive(Clone, Debug)]
@@ -73,6 +77,8 @@ pub struct IngestConfig {
     pub zstd_level: i32,
     /// Print a progress line on stderr (the binary sets it when stderr is a terminal).
     pub progress: bool,
+    /// How the writer lock names this run to a refused second writer.
+    pub command: String,
 }
 
 impl IngestConfig {
@@ -92,6 +98,7 @@ impl IngestConfig {
             index_memory_bytes: 96 << 20,
             zstd_level: 3,
             progress: false,
+            command: std::env::args().collect::<Vec<_>>().join(" "),
         }
     }
 }
@@ -114,6 +121,9 @@ pub(crate) enum Next {
 
 /// The open stores of a data directory, recovered and ready for batches.
 pub(crate) struct Stores {
+    pub dir: DataDir,
+    /// Held by the batcher and the committer as well; released when all are gone.
+    pub lock: Arc<WriterLock>,
     pub manifest: Manifest,
     pub fields: IndexFields,
     pub layout: Arc<ArchiveLayout>,
@@ -123,21 +133,36 @@ pub(crate) struct Stores {
 }
 
 impl Stores {
-    /// Opens the data directory, undoing or finishing an interrupted commit.
+    /// Opens the data directory for writing: takes its writer lock, then
+    /// undoes or finishes an interrupted commit.
     pub fn open(config: &IngestConfig) -> Result<Stores, IngestError> {
         let schema = load_schema(config.schema.as_deref())?;
         let dir = DataDir::open(&config.data_dir).map_err(IngestError::DataDir)?;
+        let lock = Arc::new(dir.lock(&config.command).map_err(IngestError::DataDir)?);
+        if let Some(holder) = lock.taken_over() {
+            eprintln!("sluice-ingest: took over the writer lock of {holder}, which is no longer running");
+        }
+        Stores::recover(config, schema, dir, lock)
+    }
+
+    /// Recovers the data directory under `lock` and opens its writers.
+    pub fn recover(
+        config: &IngestConfig,
+        schema: sluice_schemas::Schema,
+        dir: DataDir,
+        lock: Arc<WriterLock>,
+    ) -> Result<Stores, IngestError> {
         let fields = IndexFields::new(&schema);
-        let (manifest, _recovery) = dir.recover(&fields).map_err(IngestError::DataDir)?;
+        let (manifest, _recovery) = dir.recover(&fields, &lock).map_err(IngestError::DataDir)?;
         let layout = Arc::new(ArchiveLayout::new(&schema));
-        let archive = ArchiveWriter::new(&dir.archive(), config.zstd_level).map_err(IngestError::Archive)?;
+        let stager = BatchStager::new(dir.clone(), config.zstd_level, lock.clone())?;
         let index_memory =
             config.index_memory_bytes.max(config.index_threads * sluice_index::splits::MIN_MEMORY_BUDGET_PER_THREAD);
         let splits = SplitWriters::new(&dir.index(), fields.clone(), index_memory, config.index_threads);
         let compiled = Arc::new(CompiledSchema::new(schema));
-        let batcher = Batcher::new(dir.clone(), fields.clone(), layout.clone(), archive, manifest.last_batch + 1);
-        let committer = Committer::new(dir, manifest.clone(), splits);
-        Ok(Stores { manifest, fields, layout, compiled, batcher, committer })
+        let batcher = Batcher::new(fields.clone(), layout.clone(), stager, manifest.last_batch + 1);
+        let committer = Committer::new(BatchCommitter::new(dir.clone(), manifest.clone(), splits, lock.clone()));
+        Ok(Stores { dir, lock, manifest, fields, layout, compiled, batcher, committer })
     }
 
     /// A worker's normalizer for this schema.
@@ -221,13 +246,16 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
     let workers = config.workers.max(1);
     let progress = Progress::new();
     let normalizers: Vec<ChunkNormalizer> = (0..workers).map(|_| stores.chunk_normalizer(config)).collect();
+    let reads_stdin = inputs.contains(&Input::Stdin);
     let Stores { manifest, mut batcher, mut committer, .. } = stores;
+    // A previous run's stdin is not this one's.
+    committer.forget(STDIN_CHECKPOINT_KEY);
     let (work_tx, work_rx) = bounded::<Work>(workers * 2);
     let (order_tx, order_rx) = bounded::<Ordered>(workers * 4);
     // A rendezvous: at most one staged batch waits while another is indexed.
     let (staged_tx, staged_rx) = bounded(0);
 
-    let (read_result, batch_result, commit_result) = std::thread::scope(|scope| {
+    let (read_result, batch_result, commit_result, stdin_committed) = std::thread::scope(|scope| {
         for mut worker in normalizers {
             let work_rx = work_rx.clone();
             scope.spawn(move || {
@@ -256,11 +284,11 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
                 }
             })
         });
-        let committing = scope.spawn(move || -> Result<(), IngestError> {
-            for staged in staged_rx {
-                committer.commit(staged)?;
-            }
-            committer.finish()
+        // Also hands back how much of stdin it committed: where a rerun picks up.
+        let committing = scope.spawn(move || {
+            let result = staged_rx.into_iter().try_for_each(|staged| committer.commit(staged));
+            let stdin = committer.committed(STDIN_CHECKPOINT_KEY).cloned().unwrap_or_default();
+            (result.and_then(|()| committer.finish()), stdin)
         });
         let display = config.progress.then(|| scope.spawn(|| progress.display_until_done()));
         let chunk_bytes = read::CHUNK_BYTES.min(usize::try_from(config.batch_bytes).unwrap_or(usize::MAX));
@@ -273,18 +301,27 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
         drop(order_tx);
         let batch_result =
             batching.join().unwrap_or_else(|_| Err(IngestError::Internal("batch stage panicked".into())));
-        let commit_result =
-            committing.join().unwrap_or_else(|_| Err(IngestError::Internal("commit stage panicked".into())));
+        let (commit_result, stdin_committed) = committing
+            .join()
+            .unwrap_or_else(|_| (Err(IngestError::Internal("commit stage panicked".into())), Default::default()));
         progress.done();
         if let Some(display) = display {
             let _ = display.join();
         }
-        (read_result, batch_result, commit_result)
+        (read_result, batch_result, commit_result, stdin_committed)
     });
     // The first failure in pipeline order is the cause; later stages only saw it stop.
-    commit_result?;
-    let mut summary = batch_result?;
-    read_result?;
+    let stopped = |error: IngestError| match reads_stdin {
+        true => IngestError::StdinStopped {
+            lines: stdin_committed.lines,
+            bytes: stdin_committed.offset,
+            source: Box::new(error),
+        },
+        false => error,
+    };
+    commit_result.map_err(stopped)?;
+    let mut summary = batch_result.map_err(stopped)?;
+    read_result.map_err(stopped)?;
     summary.elapsed = started.elapsed();
     debug_assert!(summary.balances(), "{summary:?}");
     Ok(summary)

@@ -183,12 +183,19 @@ fn open_input(input: &Input, manifest: &Manifest) -> Result<OpenedInput, IngestE
         }
         _ => 0,
     })?;
-    let checkpoint = opened.file.map(|identity| {
-        let checkpoint = Checkpoint { device: identity.device, inode: identity.inode, ..resumed };
-        (checkpoint, identity.key)
-    });
-    Ok((opened.reader, input.name(), checkpoint))
+    let checkpoint = match opened.file {
+        Some(identity) => (Checkpoint { device: identity.device, inode: identity.inode, ..resumed }, identity.key),
+        // A pipe never resumes (the next run's stdin is another stream), but
+        // what of it is committed is recorded, for the message of a run
+        // that stops (see `STDIN_CHECKPOINT_KEY`).
+        None => (Checkpoint::default(), STDIN_CHECKPOINT_KEY.to_owned()),
+    };
+    Ok((opened.reader, input.name(), Some(checkpoint)))
 }
+
+/// The manifest checkpoint of standard input: bytes and lines of this run's
+/// stdin committed so far. Never resumed from.
+pub const STDIN_CHECKPOINT_KEY: &str = "<stdin>";
 
 /// A reader, its name for messages, and (for files) its checkpoint and manifest key.
 type OpenedInput = (Box<dyn InputRead>, String, Option<(Checkpoint, String)>);

@@ -79,9 +79,11 @@ pub(crate) fn run(
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Server)?;
         let app = router(state);
+        // Handlers first: a SIGTERM right after "listening" is a clean stop.
+        let signals = Signals::install();
         on_listening();
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal(failed))
+            .with_graceful_shutdown(shutdown_signal(signals, failed))
             .await
             .map_err(ServeError::Server)
     })?;
@@ -122,19 +124,33 @@ fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// SIGTERM, SIGINT, or a failure of the pipeline behind the server.
-async fn shutdown_signal(shared: Arc<Shared>) {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// The stop signals, listened for from the moment they are installed.
+struct Signals {
+    terminate: Option<tokio::signal::unix::Signal>,
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals { terminate: signal(SignalKind::terminate()).ok(), interrupt: signal(SignalKind::interrupt()).ok() }
+    }
+}
+
+async fn received(signal: Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(mut signal) => {
+            signal.recv().await;
         }
-    };
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// SIGTERM, SIGINT, or a failure of the pipeline behind the server.
+async fn shutdown_signal(signals: Signals, shared: Arc<Shared>) {
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
+        () = received(signals.interrupt) => {}
+        () = received(signals.terminate) => {}
         () = shared.failed.notified() => {
             eprintln!("sluice-ingest: stopping: indexing failed (the error follows); acknowledged lines are kept in the \
                        write-ahead log and indexed on the next start");
@@ -221,6 +237,11 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
 
 async fn ready(State(state): State<AppState>) -> Response {
     let behind = state.shared.wal_behind();
+    if let Some(reason) = state.shared.out_of_space() {
+        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "disk_full", out_of_space_message(&reason))
+            .retry(DISK_FULL_RETRY_SECONDS)
+            .into_response();
+    }
     if !state.shared.ready.load(Ordering::Relaxed) {
         return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "replaying the write-ahead log")
             .retry(1)
@@ -238,11 +259,22 @@ async fn ready(State(state): State<AppState>) -> Response {
     (StatusCode::OK, axum::Json(json!({"status": "ready", "wal_behind_bytes": behind}))).into_response()
 }
 
+/// How long a client should wait before retrying a request refused for lack of space.
+const DISK_FULL_RETRY_SECONDS: u32 = 10;
+
+/// What a client (and `/health/ready`) is told while the disk is full.
+fn out_of_space_message(reason: &str) -> String {
+    format!(
+        "the server's disk is full ({reason}); nothing of this request was kept. Acknowledged lines are safe in \
+         the write-ahead log; the server takes requests again by itself once there is room"
+    )
+}
+
 async fn metrics(State(state): State<AppState>) -> Response {
     let gauges = Gauges {
         queue_depth: state.jobs.len(),
         requests_in_flight: state.max_in_flight - state.in_flight.available_permits(),
-        wal_disk_bytes: super::wal::disk_bytes(&state.shared.wal_dir),
+        wal_disk_bytes: sluice_index::wal::disk_bytes(&state.shared.wal_dir),
         wal_behind_bytes: state.shared.wal_behind(),
     };
     let text = state.shared.metrics.render(&gauges);
@@ -261,6 +293,10 @@ impl AppState {
     /// A slot for one request and room for its body, or 429 when the server
     /// is full or indexing has fallen behind.
     fn admit(&self, headers: &HeaderMap) -> Result<Admission, ApiError> {
+        if let Some(reason) = self.shared.out_of_space() {
+            return Err(ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "disk_full", out_of_space_message(&reason))
+                .retry(DISK_FULL_RETRY_SECONDS));
+        }
         let behind = self.shared.wal_behind();
         if behind > self.max_wal_behind_bytes {
             return Err(ApiError::too_many(format!(
@@ -362,6 +398,9 @@ impl AppState {
             Ok(Ok(outcome)) => Ok(outcome),
             Ok(Err(Refusal::Unavailable(reason))) => {
                 Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason).retry(5))
+            }
+            Ok(Err(Refusal::DiskFull(reason))) => {
+                Err(ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "disk_full", reason).retry(DISK_FULL_RETRY_SECONDS))
             }
             Err(_) => Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

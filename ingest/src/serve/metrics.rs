@@ -56,6 +56,12 @@ struct Counters {
     wal_syncs: u64,
     wal_sync_seconds: Histogram,
     wal_appends: u64,
+    wal_damaged_bytes: u64,
+    wal_torn_bytes: u64,
+    /// Groups of appends the log refused: (for lack of space, otherwise).
+    wal_refused: (u64, u64),
+    disk_full: bool,
+    disk_full_events: u64,
 }
 
 /// What `/metrics` reports.
@@ -110,6 +116,29 @@ impl Metrics {
         });
     }
 
+    /// Log bytes found damaged (skipped) and torn (cut off) at startup.
+    pub fn count_wal_damage(&self, damaged: u64, torn: u64) {
+        self.with(|c| {
+            c.wal_damaged_bytes += damaged;
+            c.wal_torn_bytes += torn;
+        });
+    }
+
+    /// A group of appends the log could not write.
+    pub fn count_wal_refusal(&self, disk_full: bool) {
+        self.with(|c| if disk_full { c.wal_refused.0 += 1 } else { c.wal_refused.1 += 1 });
+    }
+
+    /// Whether ingest is stopped for lack of space (see `serve::tail`).
+    pub fn set_disk_full(&self, full: bool) {
+        self.with(|c| {
+            if full && !c.disk_full {
+                c.disk_full_events += 1;
+            }
+            c.disk_full = full;
+        });
+    }
+
     pub fn render(&self, gauges: &Gauges) -> String {
         let mut out = String::with_capacity(4096);
         self.with(|c| {
@@ -155,6 +184,42 @@ impl Metrics {
             let _ = writeln!(out, "sluice_wal_appends_total {}", c.wal_appends);
             metric(&mut out, "sluice_wal_sync_duration_seconds", "histogram", "Time to write and fsync one group.");
             c.wal_sync_seconds.render(&mut out, "sluice_wal_sync_duration_seconds", "");
+            metric(
+                &mut out,
+                "sluice_wal_damaged_bytes_total",
+                "counter",
+                "Write-ahead log bytes found damaged at startup, with whole entries after them (their lines are lost).",
+            );
+            let _ = writeln!(out, "sluice_wal_damaged_bytes_total {}", c.wal_damaged_bytes);
+            metric(
+                &mut out,
+                "sluice_wal_torn_bytes_total",
+                "counter",
+                "Bytes of a torn last write-ahead log entry cut off at startup (never acknowledged).",
+            );
+            let _ = writeln!(out, "sluice_wal_torn_bytes_total {}", c.wal_torn_bytes);
+            metric(
+                &mut out,
+                "sluice_wal_append_failures_total",
+                "counter",
+                "Groups of requests the write-ahead log could not write (answered 507 or 503, nothing kept).",
+            );
+            let _ = writeln!(out, "sluice_wal_append_failures_total{{reason=\"disk_full\"}} {}", c.wal_refused.0);
+            let _ = writeln!(out, "sluice_wal_append_failures_total{{reason=\"io_error\"}} {}", c.wal_refused.1);
+            metric(
+                &mut out,
+                "sluice_disk_full",
+                "gauge",
+                "1 while the disk is too full to commit: ingest requests get 507 until there is room.",
+            );
+            let _ = writeln!(out, "sluice_disk_full {}", u8::from(c.disk_full));
+            metric(
+                &mut out,
+                "sluice_disk_full_events_total",
+                "counter",
+                "Times committing stopped on a full disk and waited for room.",
+            );
+            let _ = writeln!(out, "sluice_disk_full_events_total {}", c.disk_full_events);
         });
         let mut gauge = |name: &str, help: &str, value: u64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");

@@ -35,6 +35,7 @@ mod lines;
 mod loki;
 mod metrics;
 mod otlp;
+mod tail;
 pub mod wal;
 
 use std::net::SocketAddr;
@@ -43,7 +44,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
+use crossbeam_channel::{Receiver, Sender, bounded};
 use sluice_index::data_dir::Checkpoint;
 use sluice_schemas::ErrorKind;
 
@@ -52,9 +53,7 @@ use budget::ByteBudget;
 use metrics::Metrics;
 
 use crate::error::IngestError;
-use crate::pipeline::{
-    Chunk, ChunkNormalizer, IngestConfig, LineRejection, Next, NormalizedChunk, StagedBatch, Stores, run_batch_stage,
-};
+use crate::pipeline::{Chunk, ChunkNormalizer, IngestConfig, LineRejection, NormalizedChunk, Stores};
 use crate::progress::Progress;
 use crate::summary::Summary;
 
@@ -95,6 +94,9 @@ pub struct ServeConfig {
     pub max_wal_behind_bytes: u64,
     /// Log segment size before a new segment starts.
     pub wal_segment_bytes: u64,
+    /// What to do at startup with a damaged log entry that has whole
+    /// entries after it.
+    pub wal_damage: wal::DamagePolicy,
 }
 
 impl ServeConfig {
@@ -108,6 +110,7 @@ impl ServeConfig {
             max_in_flight_bytes: DEFAULT_MAX_IN_FLIGHT_BYTES,
             max_wal_behind_bytes: DEFAULT_MAX_WAL_BEHIND_BYTES,
             wal_segment_bytes: 64 << 20,
+            wal_damage: wal::DamagePolicy::default(),
         }
     }
 }
@@ -156,6 +159,8 @@ pub(crate) struct Outcome {
 pub(crate) enum Refusal {
     /// The log could not be written; the client should retry later.
     Unavailable(String),
+    /// The log could not be written for lack of space (507).
+    DiskFull(String),
 }
 
 /// An append waiting for the log writer.
@@ -181,9 +186,25 @@ pub(crate) struct Shared {
     pub failed: tokio::sync::Notify,
     pub metrics: Metrics,
     pub wal_dir: PathBuf,
+    /// Why ingest requests get 507: the disk filled while committing, and
+    /// the server waits for room (see `tail`).
+    out_of_space: std::sync::Mutex<Option<String>>,
 }
 
 impl Shared {
+    /// The reason requests are refused for lack of space, if they are.
+    pub fn out_of_space(&self) -> Option<String> {
+        self.out_of_space.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Sets (or clears) the reason; the metrics follow, so that whoever sees
+    /// a wait counted there also sees the requests refused.
+    pub(crate) fn set_out_of_space(&self, reason: Option<String>) {
+        let full = reason.is_some();
+        *self.out_of_space.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = reason;
+        self.metrics.set_disk_full(full);
+    }
+
     pub fn wal_behind(&self) -> u64 {
         self.wal_position.load(Ordering::Relaxed).saturating_sub(self.wal_committed.load(Ordering::Relaxed))
     }
@@ -206,7 +227,8 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
     let ingest = &config.ingest;
     let stores = Stores::open(ingest)?;
     let workers = ingest.workers.max(1);
-    let wal_dir = ingest.data_dir.join("wal");
+    let data_dir = stores.dir.clone();
+    let wal_dir = data_dir.wal();
     let committed = stores.manifest.checkpoints.get(wal::CHECKPOINT_KEY).map_or(0, |c| c.offset);
     let shared = Arc::new(Shared {
         wal_position: AtomicU64::new(committed),
@@ -215,24 +237,12 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
         failed: tokio::sync::Notify::new(),
         metrics: Metrics::new(),
         wal_dir: wal_dir.clone(),
+        out_of_space: std::sync::Mutex::new(None),
     });
     let mut normalizers: Vec<ChunkNormalizer> = (0..workers + 1).map(|_| stores.chunk_normalizer(ingest)).collect();
     let mut replayer = normalizers.pop().expect("one normalizer per worker and one for replay");
-    let Stores { mut batcher, mut committer, .. } = stores;
-    {
-        let shared = shared.clone();
-        let wal_dir = wal_dir.clone();
-        committer.on_commit(move |manifest| {
-            if let Some(checkpoint) = manifest.checkpoints.get(wal::CHECKPOINT_KEY) {
-                shared.wal_committed.store(checkpoint.offset, Ordering::Relaxed);
-                // Failing to delete a segment only keeps it for the next commit.
-                let _ = wal::remove_committed(&wal_dir, checkpoint.offset);
-            }
-        });
-    }
 
     let (chunks_tx, chunks_rx) = bounded::<NormalizedChunk>(2);
-    let (staged_tx, staged_rx) = bounded::<StagedBatch>(0);
     let (appends_tx, appends_rx) = bounded::<Append>(workers * 4);
     // What may wait between the workers and the batch stage, in bytes of
     // request lines: the count bound above alone would let ten times more
@@ -243,43 +253,30 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
     let progress = Progress::new();
 
     std::thread::scope(|scope| {
-        let committing = {
+        let progress = &progress;
+        let tailing = {
             let shared = shared.clone();
-            scope.spawn(move || -> Result<(), IngestError> {
-                let result = staged_rx.into_iter().try_for_each(|staged| committer.commit(staged));
+            scope.spawn(move || {
+                let result = tail::run(ingest, stores, chunks_rx, &shared, progress);
                 if result.is_err() {
                     // Stop taking requests now, not at the next request.
                     shared.failed.notify_one();
                 }
-                result?;
-                committer.finish()
+                result
             })
         };
-        let progress = &progress;
-        let batching = scope.spawn(move || {
-            run_batch_stage(ingest, &mut batcher, &staged_tx, progress, |deadline| {
-                let next = match deadline {
-                    Some(deadline) => chunks_rx.recv_deadline(deadline),
-                    None => chunks_rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                };
-                Ok(match next {
-                    // Every request is its own quiet moment: commit within the interval.
-                    Ok(chunk) => Next::Chunk { chunk: Box::new(chunk), idle: true },
-                    Err(RecvTimeoutError::Timeout) => Next::Timeout,
-                    Err(RecvTimeoutError::Disconnected) => Next::End,
-                })
-            })
-        });
 
         let served = (|| -> Result<(), IngestError> {
             // What was acknowledged but not committed before the last stop.
             let mut replayed = 0u64;
-            let wal = wal::Wal::open(&wal_dir, committed, config.wal_segment_bytes, |chunk, end| {
-                let mut normalized = replayer.normalize(chunk)?;
-                replayed += normalized.counts.lines_read;
-                normalized.checkpoint = Some(wal_checkpoint(end));
-                chunks_tx.send(normalized).map_err(|_| stopped())
-            })?;
+            let (wal, report) =
+                wal::replay(&data_dir, committed, config.wal_segment_bytes, config.wal_damage, |chunk, end| {
+                    let mut normalized = replayer.normalize(chunk)?;
+                    replayed += normalized.counts.lines_read;
+                    normalized.checkpoint = Some(wal_checkpoint(end));
+                    chunks_tx.send(normalized).map_err(|_| stopped())
+                })?;
+            shared.metrics.count_wal_damage(report.damaged.iter().map(|(d, _)| d.bytes).sum(), report.torn_tail_bytes);
             if replayed > 0 {
                 eprintln!("sluice-ingest: replayed {replayed} lines from the write-ahead log");
             }
@@ -321,10 +318,10 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
             writer.join().map_err(|_| IngestError::Internal("the write-ahead log writer panicked".into()))??;
             result
         })();
-        let summary = batching.join().unwrap_or_else(|_| Err(IngestError::Internal("batch stage panicked".into())));
-        let commit = committing.join().unwrap_or_else(|_| Err(IngestError::Internal("commit stage panicked".into())));
-        // The commit stage's failure is the cause of everything after it.
-        commit?;
+        let summary = tailing
+            .join()
+            .unwrap_or_else(|_| Err(IngestError::Internal("the batch and commit stages panicked".into())));
+        // The commit side's failure is the cause of everything after it.
         let mut summary = summary?;
         served?;
         summary.elapsed = started.elapsed();
@@ -373,7 +370,7 @@ fn work(
 /// The log writer: takes every append that is waiting, writes and syncs them
 /// together, answers, and passes the chunks on in log order.
 fn write_ahead(
-    mut wal: wal::Wal,
+    mut wal: sluice_index::wal::Wal,
     appends: Receiver<Append>,
     chunks: Sender<NormalizedChunk>,
     shared: &Shared,
@@ -421,15 +418,19 @@ fn write_ahead(
                 }
             }
             Err(error) => {
-                let disk_full = IngestError::from(error);
-                let message = if disk_full.is_disk_full() {
-                    format!("the server's disk is full ({disk_full}); nothing of this request was kept")
+                let error = IngestError::from(error);
+                let refusal = if error.is_disk_full() {
+                    Refusal::DiskFull(format!("the server's disk is full ({error}); nothing of this request was kept"))
                 } else {
-                    format!("the write-ahead log could not be written ({disk_full}); nothing of this request was kept")
+                    Refusal::Unavailable(format!(
+                        "the write-ahead log could not be written ({error}); nothing of this request was kept"
+                    ))
                 };
+                let (Refusal::DiskFull(message) | Refusal::Unavailable(message)) = &refusal;
                 eprintln!("sluice-ingest: error: {message}");
+                shared.metrics.count_wal_refusal(matches!(refusal, Refusal::DiskFull(_)));
                 for append in group {
-                    let _ = append.reply.send(Err(Refusal::Unavailable(message.clone())));
+                    let _ = append.reply.send(Err(refusal.clone()));
                     budget.give_back(append.budgeted);
                 }
             }

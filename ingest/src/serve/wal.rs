@@ -1,223 +1,134 @@
 //! The server's write-ahead log: what a 2xx promised, on disk before the
-//! answer, until the index and archive hold it.
-//!
-//! ```text
-//! DIR/wal/<position of its first byte, 20 digits>.wal
-//! ```
-//!
-//! A position counts bytes over all segments ever written, so a segment's
-//! name says where it starts and a position names one place in the log for
-//! good. Each entry is one request's lines, as the [`Chunk`] the pipeline
-//! normalizes, framed as `length (u32 LE) | CRC-32 of the payload (u32 LE)
-//! | payload`.
+//! answer, until the index and archive hold it. The files, their framing
+//! and their damage are `sluice_index::wal`'s; this module encodes each
+//! request's lines (the [`Chunk`] the pipeline normalizes) as one entry's
+//! payload, and replays the log at startup.
 //!
 //! The manifest's checkpoint [`CHECKPOINT_KEY`] is the position up to which
 //! entries are committed to the index and archive; it moves in the same
 //! atomic manifest write as the batch that holds them. At startup,
-//! [`Wal::open`] hands back every entry after it, to be ingested again, and
-//! cuts off a torn last entry (one whose fsync never finished, so no client
-//! was told it was kept). [`remove_committed`] drops segments the
-//! checkpoint has passed.
+//! [`replay`] hands back every entry after it, to be ingested again; a torn
+//! last entry (one whose fsync never finished, so no client was told it was
+//! kept) is cut off with a warning; damage with whole entries after it is
+//! handled as `--wal-damage` says ([`DamagePolicy`]).
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use sluice_schemas::{ErrorKind, Producer, Timestamp};
+use sluice_index::data_dir::DataDir;
+use sluice_index::wal::{Damage, PAYLOAD_FORMAT, Wal, WalItem, WalReader, frame};
+use sluice_schemas::{Producer, Timestamp};
 
+use crate::error::IngestError;
 use crate::pipeline::{Chunk, ChunkLine};
 
 /// The manifest checkpoint that says how far the log is committed.
 pub const CHECKPOINT_KEY: &str = "<write-ahead log>";
 
-const HEADER_BYTES: usize = 8;
-const FORMAT_VERSION: u8 = 1;
 /// Marks an absent string (`service`) or number (`too_long`).
 const NONE_U32: u32 = u32::MAX;
 const NONE_U64: u64 = u64::MAX;
 
-/// Why the write-ahead log could not be used.
+/// What to do at startup with log damage that has whole entries after it
+/// (acknowledged lines were lost there; the entries after it are replayed
+/// either way before the choice is made).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DamagePolicy {
+    /// Keep a copy of the damaged bytes in `DIR/wal/damaged/`, report them,
+    /// replay the entries after them and start: the log pipeline keeps
+    /// running, as Loki's and Prometheus' write-ahead logs do.
+    #[default]
+    Skip,
+    /// Replay the entries before the damage, then stop with exit 3 and what
+    /// to do, for operators who want to look before anything moves on.
+    Refuse,
+}
+
+/// Log damage the server refused to start past (`--wal-damage refuse`).
 #[derive(Debug, thiserror::Error)]
-pub enum WalError {
-    #[error("write-ahead log {}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
-    #[error(
-        "write-ahead log segment {} is damaged at byte {offset}: {what}; it is not the last segment, so this is \
-         not an interrupted write. Move the segment aside to start without it (its lines are then lost)",
-        path.display()
-    )]
-    Corrupt { path: PathBuf, offset: u64, what: &'static str },
+#[error(
+    "write-ahead log segment {} is damaged at byte {} ({}; {} bytes up to the next whole entry): the lines \
+     acknowledged there cannot be recovered. The entries before it are committed. Start again with \
+     --wal-damage skip to keep a copy of the damaged bytes in {} and replay the entries after them",
+    damage.segment.display(), damage.offset, damage.what, damage.bytes, damaged_dir.display()
+)]
+pub struct WalDamaged {
+    pub damage: Damage,
+    pub damaged_dir: PathBuf,
 }
 
-impl WalError {
-    pub fn kind(&self) -> ErrorKind {
-        ErrorKind::OperatorFixable
-    }
+/// What [`replay`] found besides the entries it replayed.
+#[derive(Debug, Default)]
+pub struct ReplayReport {
+    pub entries: u64,
+    /// Damaged stretches skipped, and where each one's bytes were kept.
+    pub damaged: Vec<(Damage, PathBuf)>,
+    pub torn_tail_bytes: u64,
 }
 
-/// The open log, positioned after its last whole entry.
-pub struct Wal {
-    dir: PathBuf,
-    segment: File,
-    segment_path: PathBuf,
-    segment_start: u64,
-    position: u64,
+/// Replays the log in `DIR/wal` after position `committed`: each whole
+/// entry's chunk goes to `replay` with the position after it. Returns the
+/// log open for appending. Warnings name the file, the offset and the bytes
+/// concerned.
+pub fn replay(
+    dir: &DataDir,
+    committed: u64,
     segment_limit: u64,
-}
-
-impl Wal {
-    /// Opens (creating) the log in `dir`. Calls `replay` with each entry
-    /// after position `committed`, oldest first, and the position after it.
-    pub fn open(
-        dir: &Path,
-        committed: u64,
-        segment_limit: u64,
-        mut replay: impl FnMut(Chunk, u64) -> Result<(), crate::IngestError>,
-    ) -> Result<Wal, crate::IngestError> {
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| WalError::Io { path, source }
-        };
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let segments = segments(dir)?;
-        let mut end = committed;
-        for (i, (start, path)) in segments.iter().enumerate() {
-            let last = i + 1 == segments.len();
-            let next_start = segments.get(i + 1).map(|(s, _)| *s);
-            if next_start.is_some_and(|next| next <= committed) {
-                continue;
+    policy: DamagePolicy,
+    mut replay: impl FnMut(Chunk, u64) -> Result<(), IngestError>,
+) -> Result<(Wal, ReplayReport), IngestError> {
+    let mut reader = WalReader::open(&dir.wal(), *dir.storage(), committed)?;
+    let mut report = ReplayReport::default();
+    while let Some(item) = reader.next() {
+        match item {
+            WalItem::Entry { payload, end } => {
+                let Some(chunk) = decode_payload(&payload) else {
+                    return Err(IngestError::Internal(format!(
+                        "write-ahead log entry ending at position {end} has a valid checksum but does not decode"
+                    )));
+                };
+                report.entries += 1;
+                replay(chunk, end)?;
             }
-            let bytes = std::fs::read(path).map_err(io(path))?;
-            let mut offset = 0usize;
-            loop {
-                match decode_entry(&bytes[offset..]) {
-                    Decoded::Entry { chunk, size } => {
-                        let entry_end = start + (offset + size) as u64;
-                        if start + offset as u64 >= committed {
-                            replay(chunk, entry_end)?;
-                        }
-                        offset += size;
-                        end = entry_end;
-                    }
-                    Decoded::End => break,
-                    Decoded::Damaged(_) if last => {
-                        // A torn write: its request was never answered 2xx.
-                        let file = OpenOptions::new().write(true).open(path).map_err(io(path))?;
-                        file.set_len(offset as u64).and_then(|()| file.sync_all()).map_err(io(path))?;
-                        break;
-                    }
-                    Decoded::Damaged(what) => {
-                        return Err(WalError::Corrupt { path: path.clone(), offset: offset as u64, what }.into());
-                    }
+            WalItem::TornTail { segment, offset, bytes } => {
+                eprintln!(
+                    "sluice-ingest: warning: write-ahead log segment {}: cut off a torn last entry at byte {offset} \
+                     ({bytes} bytes dropped): a write that never completed, so no client was told it was kept",
+                    segment.display()
+                );
+                report.torn_tail_bytes += bytes;
+            }
+            WalItem::Damaged(damage) => {
+                if policy == DamagePolicy::Refuse {
+                    return Err(WalDamaged { damage, damaged_dir: dir.wal().join("damaged") }.into());
                 }
+                let kept = reader.keep_damaged(&damage)?;
+                eprintln!(
+                    "sluice-ingest: error: write-ahead log segment {} is damaged at byte {} ({}; {} bytes up to the \
+                     next whole entry): the lines acknowledged there cannot be recovered. The damaged bytes are \
+                     kept in {}; the entries after them are replayed (--wal-damage skip)",
+                    damage.segment.display(),
+                    damage.offset,
+                    damage.what,
+                    damage.bytes,
+                    kept.display()
+                );
+                report.damaged.push((damage, kept));
             }
-            if last {
-                end = start + offset as u64;
-            }
-        }
-        let (segment_start, segment_path) = match segments.last() {
-            Some((start, path)) => (*start, path.clone()),
-            None => {
-                let path = segment_path(dir, end);
-                File::create(&path).map_err(io(&path))?;
-                sync_dir(dir)?;
-                (end, path)
-            }
-        };
-        let mut segment = OpenOptions::new().append(true).open(&segment_path).map_err(io(&segment_path))?;
-        segment.seek(SeekFrom::End(0)).map_err(io(&segment_path))?;
-        Ok(Wal { dir: dir.to_owned(), segment, segment_path, segment_start, position: end, segment_limit })
-    }
-
-    /// The position after the last entry written.
-    pub fn position(&self) -> u64 {
-        self.position
-    }
-
-    /// Appends encoded entries and makes them durable. On failure nothing
-    /// of them remains in the log (the caller answers each request with an
-    /// error) unless the log cannot even be cut back, which is reported as
-    /// such.
-    pub fn append_durably(&mut self, entries: &[u8]) -> Result<u64, WalError> {
-        if self.position > self.segment_start && self.position - self.segment_start >= self.segment_limit {
-            self.rotate()?;
-        }
-        let before = self.position - self.segment_start;
-        let written = self.segment.write_all(entries).and_then(|()| self.segment.sync_data());
-        if let Err(source) = written {
-            // Cut back to the last durable entry so the log stays whole.
-            let _ = self.segment.set_len(before);
-            return Err(WalError::Io { path: self.segment_path.clone(), source });
-        }
-        self.position += entries.len() as u64;
-        Ok(self.position)
-    }
-
-    fn rotate(&mut self) -> Result<(), WalError> {
-        let path = segment_path(&self.dir, self.position);
-        let segment = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(&path)
-            .map_err(|source| WalError::Io { path: path.clone(), source })?;
-        sync_dir(&self.dir)?;
-        self.segment = segment;
-        self.segment_path = path;
-        self.segment_start = self.position;
-        Ok(())
-    }
-}
-
-/// Deletes the segments that end at or before `committed`: every one but
-/// the last, whose successor starts at or before it.
-pub fn remove_committed(dir: &Path, committed: u64) -> Result<usize, WalError> {
-    let segments = segments(dir)?;
-    let mut removed = 0;
-    for pair in segments.windows(2) {
-        if pair[1].0 <= committed {
-            std::fs::remove_file(&pair[0].1).map_err(|source| WalError::Io { path: pair[0].1.clone(), source })?;
-            removed += 1;
         }
     }
-    Ok(removed)
-}
-
-/// Bytes in the log's segments on disk.
-pub fn disk_bytes(dir: &Path) -> u64 {
-    segments(dir).unwrap_or_default().iter().filter_map(|(_, path)| std::fs::metadata(path).ok()).map(|m| m.len()).sum()
-}
-
-fn segment_path(dir: &Path, start: u64) -> PathBuf {
-    dir.join(format!("{start:020}.wal"))
-}
-
-/// The segments in `dir`, by start position.
-fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, WalError> {
-    let io = |source| WalError::Io { path: dir.to_owned(), source };
-    let mut segments = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
-        let start =
-            path.extension().filter(|e| *e == "wal").and_then(|_| path.file_stem()?.to_str()?.parse::<u64>().ok());
-        if let Some(start) = start {
-            segments.push((start, path));
-        }
-    }
-    segments.sort();
-    Ok(segments)
-}
-
-fn sync_dir(dir: &Path) -> Result<(), WalError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|source| WalError::Io { path: dir.to_owned(), source })
+    let wal = reader.into_writer(committed, segment_limit)?;
+    Ok((wal, report))
 }
 
 /// Appends `chunk` to `out` as one log entry.
 pub fn encode_entry(chunk: &Chunk, out: &mut Vec<u8>) {
-    let header_at = out.len();
-    out.extend_from_slice(&[0; HEADER_BYTES]);
-    let payload_at = out.len();
-    out.push(FORMAT_VERSION);
+    frame(out, |out| encode_payload(chunk, out));
+}
+
+fn encode_payload(chunk: &Chunk, out: &mut Vec<u8>) {
+    out.push(PAYLOAD_FORMAT);
     out.extend_from_slice(&chunk.observed.as_nanos().to_le_bytes());
     for n in [chunk.bytes, chunk.lines_read, chunk.blank] {
         out.extend_from_slice(&n.to_le_bytes());
@@ -231,10 +142,6 @@ pub fn encode_entry(chunk: &Chunk, out: &mut Vec<u8>) {
         out.extend_from_slice(&line.too_long.unwrap_or(NONE_U64).to_le_bytes());
         put_bytes(out, &chunk.data[line.start..line.end]);
     }
-    let payload_len = (out.len() - payload_at) as u32;
-    let crc = crc32fast::hash(&out[payload_at..]);
-    out[header_at..header_at + 4].copy_from_slice(&payload_len.to_le_bytes());
-    out[header_at + 4..header_at + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
 fn put_str(out: &mut Vec<u8>, text: Option<&str>) {
@@ -249,42 +156,11 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-enum Decoded {
-    Entry {
-        chunk: Chunk,
-        size: usize,
-    },
-    /// No bytes left.
-    End,
-    Damaged(&'static str),
-}
-
-fn decode_entry(bytes: &[u8]) -> Decoded {
-    if bytes.is_empty() {
-        return Decoded::End;
-    }
-    if bytes.len() < HEADER_BYTES {
-        return Decoded::Damaged("a partial entry header");
-    }
-    let len = u32::from_le_bytes(bytes[0..4].try_into().unwrap_or_default()) as usize;
-    let crc = u32::from_le_bytes(bytes[4..8].try_into().unwrap_or_default());
-    let Some(payload) = bytes.get(HEADER_BYTES..HEADER_BYTES + len) else {
-        return Decoded::Damaged("an entry cut short");
-    };
-    if crc32fast::hash(payload) != crc {
-        return Decoded::Damaged("an entry whose checksum does not match");
-    }
-    match decode_payload(payload) {
-        Some(chunk) => Decoded::Entry { chunk, size: HEADER_BYTES + len },
-        None => Decoded::Damaged("an entry in an unknown format"),
-    }
-}
-
-fn decode_payload(payload: &[u8]) -> Option<Chunk> {
+pub(crate) fn decode_payload(payload: &[u8]) -> Option<Chunk> {
     let mut reader = payload;
     let mut version = [0u8];
     reader.read_exact(&mut version).ok()?;
-    if version[0] != FORMAT_VERSION {
+    if version[0] != PAYLOAD_FORMAT {
         return None;
     }
     let observed = Timestamp::from_nanos(i64::from_le_bytes(take(&mut reader)?));
@@ -347,6 +223,10 @@ fn take_str<'a>(reader: &mut &'a [u8]) -> Option<Option<&'a str>> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
+    use sluice_index::data_dir::DataDir;
+
     use super::*;
 
     fn chunk(source: &str, lines: &[&str]) -> Chunk {
@@ -367,14 +247,30 @@ mod tests {
         chunk.lines.iter().map(|l| String::from_utf8_lossy(&chunk.data[l.start..l.end]).into_owned()).collect()
     }
 
-    fn replayed(dir: &Path, committed: u64) -> (Wal, Vec<(Vec<String>, u64)>) {
+    type Seen = Vec<(Vec<String>, u64)>;
+
+    fn replayed(dir: &DataDir, committed: u64, limit: u64, policy: DamagePolicy) -> (Wal, Seen, ReplayReport) {
         let mut seen = Vec::new();
-        let wal = Wal::open(dir, committed, 1 << 20, |chunk, end| {
+        let (wal, report) = replay(dir, committed, limit, policy, |chunk, end| {
             seen.push((lines(&chunk), end));
             Ok(())
         })
         .unwrap();
-        (wal, seen)
+        (wal, seen, report)
+    }
+
+    fn entry(source: &str, text: &str) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        encode_entry(&chunk(source, &[text]), &mut bytes);
+        bytes
+    }
+
+    fn segment(dir: &DataDir, start: u64) -> PathBuf {
+        dir.wal().join(format!("{start:020}.wal"))
+    }
+
+    fn strings(texts: &[&str]) -> Vec<String> {
+        texts.iter().map(|t| t.to_string()).collect()
     }
 
     #[test]
@@ -383,10 +279,9 @@ mod tests {
         original.service = Some(Arc::from("checkout"));
         original.producer = Some(Producer::Pino);
         original.lines[1].too_long = Some(5_000_000);
-        let mut bytes = Vec::new();
-        encode_entry(&original, &mut bytes);
-        let Decoded::Entry { chunk, size } = decode_entry(&bytes) else { panic!("not decoded") };
-        assert_eq!(size, bytes.len());
+        let mut payload = Vec::new();
+        encode_payload(&original, &mut payload);
+        let chunk = decode_payload(&payload).unwrap();
         assert_eq!(&*chunk.source, "http 127.0.0.1:1 /api/v1/ingest");
         assert_eq!(chunk.service.as_deref(), Some("checkout"));
         assert_eq!(chunk.producer, Some(Producer::Pino));
@@ -397,88 +292,143 @@ mod tests {
             chunk.lines.iter().map(|l| (l.number, l.too_long)).collect::<Vec<_>>(),
             [(1, None), (2, Some(5_000_000))]
         );
+        // Anything after the last line is damage, not a longer entry.
+        payload.push(0);
+        assert!(decode_payload(&payload).is_none());
     }
 
     #[test]
     fn reopening_replays_what_is_after_the_checkpoint_and_cuts_a_torn_tail() {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut wal, seen) = replayed(dir.path(), 0);
+        let temp = tempfile::tempdir().unwrap();
+        let dir = DataDir::open(temp.path()).unwrap();
+        let (mut wal, seen, _) = replayed(&dir, 0, 1 << 20, DamagePolicy::Skip);
         assert!(seen.is_empty());
-        let mut first = Vec::new();
-        encode_entry(&chunk("a", &["one", "two"]), &mut first);
+        let first = entry("a", "one");
         let after_first = wal.append_durably(&first).unwrap();
-        let mut second = Vec::new();
-        encode_entry(&chunk("b", &["three"]), &mut second);
+        let second = entry("b", "two");
         let after_second = wal.append_durably(&second).unwrap();
         assert_eq!(after_second, (first.len() + second.len()) as u64);
         drop(wal);
 
-        let (_, seen) = replayed(dir.path(), 0);
-        assert_eq!(
-            seen,
-            [(vec!["one".to_owned(), "two".to_owned()], after_first), (vec!["three".to_owned()], after_second)]
-        );
-        let (_, seen) = replayed(dir.path(), after_first);
-        assert_eq!(seen, [(vec!["three".to_owned()], after_second)]);
+        let (_, seen, _) = replayed(&dir, 0, 1 << 20, DamagePolicy::Skip);
+        assert_eq!(seen, [(strings(&["one"]), after_first), (strings(&["two"]), after_second)]);
+        let (_, seen, _) = replayed(&dir, after_first, 1 << 20, DamagePolicy::Skip);
+        assert_eq!(seen, [(strings(&["two"]), after_second)]);
 
-        // A crash in the middle of writing a third entry.
-        let mut third = Vec::new();
-        encode_entry(&chunk("c", &["four"]), &mut third);
-        let segment = segment_path(dir.path(), 0);
-        let mut file = OpenOptions::new().append(true).open(&segment).unwrap();
+        // A crash in the middle of writing a third entry: torn, never acknowledged.
+        let third = entry("c", "three");
+        let path = segment(&dir, 0);
+        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(&third[..third.len() - 3]).unwrap();
         drop(file);
-        let (mut wal, seen) = replayed(dir.path(), after_second);
+        let (mut wal, seen, report) = replayed(&dir, after_second, 1 << 20, DamagePolicy::Skip);
         assert!(seen.is_empty());
-        assert_eq!(std::fs::metadata(&segment).unwrap().len(), after_second);
+        assert_eq!(report.torn_tail_bytes, third.len() as u64 - 3);
+        assert!(report.damaged.is_empty());
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), after_second);
         assert_eq!(wal.append_durably(&third).unwrap(), after_second + third.len() as u64);
-        let (_, seen) = replayed(dir.path(), after_second);
-        assert_eq!(seen, [(vec!["four".to_owned()], after_second + third.len() as u64)]);
+        let (_, seen, _) = replayed(&dir, after_second, 1 << 20, DamagePolicy::Skip);
+        assert_eq!(seen, [(strings(&["three"]), after_second + third.len() as u64)]);
+    }
+
+    /// A damaged entry in the middle of the active segment, with whole
+    /// entries after it: the entries after it are replayed, exactly once,
+    /// and the damaged bytes are kept aside, not cut off with the tail.
+    #[test]
+    fn damage_in_the_active_segment_replays_every_whole_entry_after_it() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = DataDir::open(temp.path()).unwrap();
+        let (mut wal, _, _) = replayed(&dir, 0, 1 << 20, DamagePolicy::Skip);
+        let entries: Vec<Vec<u8>> = (0..4).map(|i| entry("s", &format!("line {i}"))).collect();
+        let ends: Vec<u64> = entries.iter().map(|e| wal.append_durably(e).unwrap()).collect();
+        drop(wal);
+        let path = segment(&dir, 0);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let damaged_at = ends[0] as usize;
+        bytes[damaged_at + 12] ^= 0xff; // inside the second entry's payload
+        std::fs::write(&path, &bytes).unwrap();
+
+        let (mut wal, seen, report) = replayed(&dir, 0, 1 << 20, DamagePolicy::Skip);
+        assert_eq!(
+            seen,
+            [(strings(&["line 0"]), ends[0]), (strings(&["line 2"]), ends[2]), (strings(&["line 3"]), ends[3])]
+        );
+        assert_eq!(report.torn_tail_bytes, 0);
+        let [(damage, kept)] = &report.damaged[..] else { panic!("{:?}", report.damaged) };
+        assert_eq!(
+            (damage.segment.clone(), damage.offset, damage.bytes, damage.what),
+            (path.clone(), ends[0], ends[1] - ends[0], "an entry whose checksum does not match")
+        );
+        assert_eq!(kept, &dir.wal().join(format!("damaged/{:020}.bin", ends[0])));
+        assert_eq!(std::fs::read(kept).unwrap(), &bytes[ends[0] as usize..ends[1] as usize]);
+        // Nothing was cut: the log goes on after its last whole entry.
+        assert_eq!(wal.position(), ends[3]);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), ends[3]);
+        let fifth = entry("s", "line 4");
+        wal.append_durably(&fifth).unwrap();
+        drop(wal);
+        // Once committed past, the damage is not reported again.
+        let (_, seen, report) = replayed(&dir, ends[2], 1 << 20, DamagePolicy::Skip);
+        assert_eq!(
+            seen.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>(),
+            [strings(&["line 3"]), strings(&["line 4"])]
+        );
+        assert!(report.damaged.is_empty());
+    }
+
+    #[test]
+    fn damage_in_an_older_segment_is_reported_and_refused_or_skipped() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = DataDir::open(temp.path()).unwrap();
+        let (mut wal, _, _) = replayed(&dir, 0, 16, DamagePolicy::Skip);
+        let ends: Vec<u64> = (0..3).map(|i| wal.append_durably(&entry("s", &format!("line {i}"))).unwrap()).collect();
+        drop(wal);
+        // Three segments of one entry each; damage the first one's checksum.
+        let first = segment(&dir, 0);
+        let mut bytes = std::fs::read(&first).unwrap();
+        bytes[5] ^= 0xff;
+        std::fs::write(&first, &bytes).unwrap();
+
+        let refused = replay(&dir, 0, 16, DamagePolicy::Refuse, |_, _| Ok(())).err().unwrap();
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "write-ahead log segment {} is damaged at byte 0 (an entry whose checksum does not match; {} bytes up \
+                 to the next whole entry): the lines acknowledged there cannot be recovered. The entries before it \
+                 are committed. Start again with --wal-damage skip to keep a copy of the damaged bytes in {} and \
+                 replay the entries after them",
+                first.display(),
+                ends[0],
+                dir.wal().join("damaged").display()
+            )
+        );
+        assert_eq!(refused.kind(), sluice_schemas::ErrorKind::OperatorFixable);
+
+        let (_, seen, report) = replayed(&dir, 0, 16, DamagePolicy::Skip);
+        assert_eq!(seen, [(strings(&["line 1"]), ends[1]), (strings(&["line 2"]), ends[2])]);
+        assert_eq!(report.damaged.len(), 1);
+        assert_eq!((report.damaged[0].0.segment.clone(), report.damaged[0].0.bytes), (first, ends[0]));
     }
 
     #[test]
     fn segments_rotate_and_committed_ones_are_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut wal = Wal::open(dir.path(), 0, 64, |_, _| Ok(())).unwrap();
+        let temp = tempfile::tempdir().unwrap();
+        let dir = DataDir::open(temp.path()).unwrap();
+        let (mut wal, _, _) = replayed(&dir, 0, 64, DamagePolicy::Skip);
         let mut ends = Vec::new();
         for i in 0..4 {
-            let mut entry = Vec::new();
-            encode_entry(&chunk("s", &[&format!("line {i} with some bytes to pass the limit")]), &mut entry);
-            ends.push(wal.append_durably(&entry).unwrap());
+            ends.push(wal.append_durably(&entry("s", &format!("line {i} with some bytes to pass the limit"))).unwrap());
         }
-        assert_eq!(segments(dir.path()).unwrap().len(), 4);
-        assert_eq!(remove_committed(dir.path(), ends[1]).unwrap(), 2);
-        let left: Vec<u64> = segments(dir.path()).unwrap().iter().map(|(s, _)| *s).collect();
-        assert_eq!(left, [ends[1], ends[2]]);
+        let storage = *dir.storage();
+        let count = || std::fs::read_dir(dir.wal()).unwrap().filter(|e| e.as_ref().unwrap().path().is_file()).count();
+        assert_eq!(count(), 4);
+        assert_eq!(sluice_index::wal::remove_committed(&dir.wal(), &storage, ends[1]).unwrap(), 2);
+        assert_eq!(count(), 2);
         drop(wal);
-        let mut seen = Vec::new();
-        Wal::open(dir.path(), ends[1], 64, |chunk, end| {
-            seen.push((lines(&chunk), end));
-            Ok(())
-        })
-        .unwrap();
+        let (_, seen, _) = replayed(&dir, ends[1], 64, DamagePolicy::Skip);
         assert_eq!(seen.iter().map(|(_, end)| *end).collect::<Vec<_>>(), [ends[2], ends[3]]);
         // The last segment stays, even when committed through.
-        assert_eq!(remove_committed(dir.path(), ends[3]).unwrap(), 1);
-        assert_eq!(segments(dir.path()).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn a_damaged_segment_that_is_not_the_last_is_an_error_not_a_silent_loss() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut wal = Wal::open(dir.path(), 0, 16, |_, _| Ok(())).unwrap();
-        for _ in 0..2 {
-            let mut entry = Vec::new();
-            encode_entry(&chunk("s", &["a line"]), &mut entry);
-            wal.append_durably(&entry).unwrap();
-        }
-        drop(wal);
-        let first = segment_path(dir.path(), 0);
-        let mut bytes = std::fs::read(&first).unwrap();
-        let at = bytes.len() - 2;
-        bytes[at] ^= 0xff;
-        std::fs::write(&first, bytes).unwrap();
-        let error = Wal::open(dir.path(), 0, 16, |_, _| Ok(())).err().unwrap().to_string();
-        assert!(error.contains("is damaged at byte 0: an entry whose checksum does not match"), "{error}");
+        assert_eq!(sluice_index::wal::remove_committed(&dir.wal(), &storage, ends[3]).unwrap(), 1);
+        assert_eq!(count(), 1);
     }
 }

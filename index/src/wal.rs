@@ -1,0 +1,340 @@
+//! The server's write-ahead log on disk: what a 2xx promised, durable
+//! before the answer, until the index and archive hold it. This module owns
+//! the files and the framing; the payload (a request's lines) is the
+//! ingest crate's.
+//!
+//! ```text
+//! DIR/wal/<position of its first byte, 20 digits>.wal
+//! DIR/wal/damaged/<position>.bin      damaged bytes skipped at replay, kept for inspection
+//! ```
+//!
+//! A position counts bytes over all segments ever written, so a segment's
+//! name says where it starts and a position names one place in the log for
+//! good. Each entry is framed as `length (u32 LE) | CRC-32 of the payload
+//! (u32 LE) | payload`, and every payload starts with a format byte,
+//! [`PAYLOAD_FORMAT`].
+//!
+//! At startup [`WalReader`] walks the entries after the committed position
+//! and tells apart two kinds of damage:
+//! * a **torn tail**: the last segment ends in a partial or corrupt entry
+//!   with no whole entry after it. Its write never finished, so its request
+//!   was never acknowledged: it is cut off ([`WalItem::TornTail`]).
+//! * **damage** with whole entries after it, in any segment: acknowledged
+//!   lines are lost there, and the entries after it must not be
+//!   ([`WalItem::Damaged`]). The caller decides whether to skip it (the
+//!   bytes are copied to `damaged/`) or refuse to start.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::failpoint;
+use crate::storage::{Storage, StorageFile};
+
+const HEADER_BYTES: usize = 8;
+/// The first byte of every payload this build writes.
+pub const PAYLOAD_FORMAT: u8 = 1;
+
+/// Why the log could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("write-ahead log {}: {source}", path.display())]
+pub struct WalError {
+    pub path: PathBuf,
+    pub source: io::Error,
+}
+
+impl WalError {
+    fn at(path: &Path) -> impl FnOnce(io::Error) -> WalError + '_ {
+        move |source| WalError { path: path.to_owned(), source }
+    }
+
+    pub fn kind(&self) -> sluice_schemas::ErrorKind {
+        sluice_schemas::ErrorKind::OperatorFixable
+    }
+}
+
+/// A damaged stretch of a segment, with whole entries after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    pub segment: PathBuf,
+    /// Byte offset in the segment where the damage starts.
+    pub offset: u64,
+    /// Bytes up to the next whole entry (or the segment's end).
+    pub bytes: u64,
+    /// The log position where the damage starts.
+    pub position: u64,
+    pub what: &'static str,
+}
+
+/// What the reader finds, in log order.
+#[derive(Debug)]
+pub enum WalItem {
+    /// A whole entry after the committed position, and the position after it.
+    Entry {
+        payload: Vec<u8>,
+        end: u64,
+    },
+    Damaged(Damage),
+    /// A torn last entry, cut off when the log is opened for writing.
+    TornTail {
+        segment: PathBuf,
+        offset: u64,
+        bytes: u64,
+    },
+}
+
+/// Reads the log after a committed position, then opens it for appending.
+pub struct WalReader {
+    dir: PathBuf,
+    storage: Storage,
+    items: std::vec::IntoIter<WalItem>,
+    /// Where appending resumes: the last segment and its length once a torn
+    /// tail is cut.
+    tail: Option<(u64, PathBuf, u64)>,
+}
+
+impl WalReader {
+    /// Scans the segments in `dir` (created if missing) for what is after
+    /// `committed`.
+    pub fn open(dir: &Path, storage: Storage, committed: u64) -> Result<WalReader, WalError> {
+        storage.create_dir_all(dir).map_err(WalError::at(dir))?;
+        let segments = segments(&storage, dir)?;
+        let mut items = Vec::new();
+        let mut tail = None;
+        for (i, (start, path)) in segments.iter().enumerate() {
+            let last = i + 1 == segments.len();
+            if segments.get(i + 1).is_some_and(|(next, _)| *next <= committed) {
+                continue;
+            }
+            let bytes = std::fs::read(path).map_err(WalError::at(path))?;
+            let mut offset = 0usize;
+            while offset < bytes.len() {
+                match decode_frame(&bytes[offset..]) {
+                    Ok(size) => {
+                        let end = start + (offset + size) as u64;
+                        if start + offset as u64 >= committed {
+                            let payload = bytes[offset + HEADER_BYTES..offset + size].to_vec();
+                            items.push(WalItem::Entry { payload, end });
+                        }
+                        offset += size;
+                    }
+                    Err(what) => {
+                        let next = next_frame(&bytes, offset + 1);
+                        if next.is_none() && last {
+                            let dropped = (bytes.len() - offset) as u64;
+                            items.push(WalItem::TornTail {
+                                segment: path.clone(),
+                                offset: offset as u64,
+                                bytes: dropped,
+                            });
+                            break;
+                        }
+                        let until = next.unwrap_or(bytes.len());
+                        if start + until as u64 > committed {
+                            items.push(WalItem::Damaged(Damage {
+                                segment: path.clone(),
+                                offset: offset as u64,
+                                bytes: (until - offset) as u64,
+                                position: start + offset as u64,
+                                what,
+                            }));
+                        }
+                        offset = until;
+                    }
+                }
+            }
+            if last {
+                tail = Some((*start, path.clone(), offset as u64));
+            }
+        }
+        Ok(WalReader { dir: dir.to_owned(), storage, items: items.into_iter(), tail })
+    }
+
+    /// Keeps a copy of a damaged stretch in `damaged/<position>.bin`.
+    pub fn keep_damaged(&self, damage: &Damage) -> Result<PathBuf, WalError> {
+        let bytes = std::fs::read(&damage.segment).map_err(WalError::at(&damage.segment))?;
+        let from = usize::try_from(damage.offset).unwrap_or(usize::MAX).min(bytes.len());
+        let to = from.saturating_add(usize::try_from(damage.bytes).unwrap_or(usize::MAX)).min(bytes.len());
+        let dir = self.dir.join("damaged");
+        self.storage.create_dir_all(&dir).map_err(WalError::at(&dir))?;
+        let path = dir.join(format!("{:020}.bin", damage.position));
+        let mut file = self.storage.create(&path).map_err(WalError::at(&path))?;
+        file.write_all(&bytes[from..to]).and_then(|()| file.sync_all()).map_err(WalError::at(&path))?;
+        Ok(path)
+    }
+
+    /// Opens the log for appending after its last whole entry (cutting a
+    /// torn tail off first), with a new segment every `segment_limit` bytes.
+    pub fn into_writer(self, committed: u64, segment_limit: u64) -> Result<Wal, WalError> {
+        let (segment_start, segment_path, length) = match self.tail {
+            Some(tail) => tail,
+            None => {
+                let path = segment_path(&self.dir, committed);
+                self.storage.create_new(&path).map_err(WalError::at(&path))?;
+                self.storage.sync_dir(&self.dir).map_err(WalError::at(&self.dir))?;
+                (committed, path, 0)
+            }
+        };
+        let segment = self.storage.open_append(&segment_path).map_err(WalError::at(&segment_path))?;
+        let on_disk = std::fs::metadata(&segment_path).map_err(WalError::at(&segment_path))?.len();
+        if on_disk != length {
+            segment.set_len(length).and_then(|()| segment.sync_all()).map_err(WalError::at(&segment_path))?;
+        }
+        Ok(Wal {
+            dir: self.dir,
+            storage: self.storage,
+            segment,
+            segment_path,
+            segment_start,
+            position: segment_start + length,
+            segment_limit,
+        })
+    }
+}
+
+impl Iterator for WalReader {
+    type Item = WalItem;
+
+    fn next(&mut self) -> Option<WalItem> {
+        self.items.next()
+    }
+}
+
+/// The log, open for appending.
+pub struct Wal {
+    dir: PathBuf,
+    storage: Storage,
+    segment: StorageFile,
+    segment_path: PathBuf,
+    segment_start: u64,
+    position: u64,
+    segment_limit: u64,
+}
+
+impl Wal {
+    /// The position after the last entry written.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Appends framed entries (see [`frame`]) and makes them durable. On
+    /// failure nothing of them remains in the log (the caller answers each
+    /// request with an error) unless the log cannot even be cut back, which
+    /// is reported as such.
+    pub fn append_durably(&mut self, entries: &[u8]) -> Result<u64, WalError> {
+        if self.position > self.segment_start && self.position - self.segment_start >= self.segment_limit {
+            self.rotate()?;
+        }
+        let before = self.position - self.segment_start;
+        let written = self
+            .segment
+            .write_all(entries)
+            .and_then(|()| failpoint::hit("wal.appended"))
+            .and_then(|()| self.segment.sync_data())
+            .and_then(|()| failpoint::hit("wal.synced"));
+        if let Err(source) = written {
+            // Cut back to the last durable entry so the log stays whole.
+            let _ = self.segment.set_len(before);
+            return Err(WalError { path: self.segment_path.clone(), source });
+        }
+        self.position += entries.len() as u64;
+        Ok(self.position)
+    }
+
+    fn rotate(&mut self) -> Result<(), WalError> {
+        let path = segment_path(&self.dir, self.position);
+        let segment = self.storage.create_new(&path).map_err(WalError::at(&path))?;
+        self.storage.sync_dir(&self.dir).map_err(WalError::at(&self.dir))?;
+        self.segment = segment;
+        self.segment_path = path;
+        self.segment_start = self.position;
+        Ok(())
+    }
+}
+
+/// Deletes the segments that end at or before `committed`: every one but
+/// the last, whose successor starts at or before it.
+pub fn remove_committed(dir: &Path, storage: &Storage, committed: u64) -> Result<usize, WalError> {
+    let segments = segments(storage, dir)?;
+    let mut removed = 0;
+    for pair in segments.windows(2) {
+        if pair[1].0 <= committed {
+            storage.remove_file(&pair[0].1).map_err(WalError::at(&pair[0].1))?;
+            failpoint::hit("wal.segment_deleted").map_err(WalError::at(&pair[0].1))?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        storage.sync_dir(dir).map_err(WalError::at(dir))?;
+    }
+    Ok(removed)
+}
+
+/// Bytes in the log's segments on disk.
+pub fn disk_bytes(dir: &Path) -> u64 {
+    segments(&Storage::local(), dir)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(_, path)| std::fs::metadata(path).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Frames `payload` (which starts with [`PAYLOAD_FORMAT`]) as one entry,
+/// appended to `out`. `write_payload` appends the payload's bytes.
+pub fn frame(out: &mut Vec<u8>, write_payload: impl FnOnce(&mut Vec<u8>)) {
+    let header_at = out.len();
+    out.extend_from_slice(&[0; HEADER_BYTES]);
+    let payload_at = out.len();
+    write_payload(out);
+    let payload_len = (out.len() - payload_at) as u32;
+    let crc = crc32fast::hash(&out[payload_at..]);
+    out[header_at..header_at + 4].copy_from_slice(&payload_len.to_le_bytes());
+    out[header_at + 4..header_at + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// The size of the whole entry at the start of `bytes`, or what is wrong.
+fn decode_frame(bytes: &[u8]) -> Result<usize, &'static str> {
+    let Some((header, rest)) = bytes.split_first_chunk::<HEADER_BYTES>() else {
+        return Err("a partial entry header");
+    };
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    let Some(payload) = rest.get(..len) else { return Err("an entry cut short") };
+    if crc32fast::hash(payload) != crc {
+        return Err("an entry whose checksum does not match");
+    }
+    if payload.first() != Some(&PAYLOAD_FORMAT) {
+        return Err("an entry in an unknown format");
+    }
+    Ok(HEADER_BYTES + len)
+}
+
+/// The first offset at or after `from` where a whole entry starts.
+fn next_frame(bytes: &[u8], from: usize) -> Option<usize> {
+    (from..bytes.len()).find(|&at| {
+        let rest = &bytes[at..];
+        // Cheap checks first: a plausible length and the format byte.
+        rest.len() > HEADER_BYTES
+            && rest.get(HEADER_BYTES) == Some(&PAYLOAD_FORMAT)
+            && (u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize) <= rest.len() - HEADER_BYTES
+            && decode_frame(rest).is_ok()
+    })
+}
+
+fn segment_path(dir: &Path, start: u64) -> PathBuf {
+    dir.join(format!("{start:020}.wal"))
+}
+
+/// The segments in `dir`, by start position.
+fn segments(storage: &Storage, dir: &Path) -> Result<Vec<(u64, PathBuf)>, WalError> {
+    let mut segments = Vec::new();
+    for path in storage.list(dir).map_err(WalError::at(dir))? {
+        let start =
+            path.extension().filter(|e| *e == "wal").and_then(|_| path.file_stem()?.to_str()?.parse::<u64>().ok());
+        if let Some(start) = start {
+            segments.push((start, path));
+        }
+    }
+    segments.sort();
+    Ok(segments)
+}
