@@ -196,6 +196,11 @@ impl DataDir {
         self.root.join("wal")
     }
 
+    /// Where damaged write-ahead log bytes skipped at replay are kept.
+    pub fn wal_damaged(&self) -> PathBuf {
+        self.wal().join("damaged")
+    }
+
     pub fn manifest_path(&self) -> PathBuf {
         self.root.join("manifest.json")
     }

@@ -394,3 +394,115 @@ fn a_crash_at_every_step_of_the_server_loses_no_acknowledged_line() {
         assert!(!sent.acknowledged.is_empty(), "{point}: nothing was acknowledged before the crash");
     }
 }
+
+/// The whole entries of a write-ahead log segment: `(offset, size)`.
+fn wal_entries(bytes: &[u8]) -> Vec<(usize, usize)> {
+    let mut entries = Vec::new();
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        let size = 8 + u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        entries.push((at, size));
+        at += size;
+    }
+    entries
+}
+
+/// Three acknowledged requests left in the log by a server killed before it
+/// committed them (its batch stays open a minute); returns the segment.
+fn three_uncommitted_requests(data: &Path) -> PathBuf {
+    let server = Server::start(data, &["--commit-interval", "60s"]);
+    for request in 0..3 {
+        let body = format!("{{\"time\":\"2024-08-01T00:00:0{request}Z\",\"msg\":\"logged {request}\"}}\n");
+        let (status, _) = server.request("POST", "/api/v1/ingest", &[], body.as_bytes());
+        assert_eq!(status, 200);
+    }
+    let mut server = server;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    data.join("wal").join(format!("{:020}.wal", 0))
+}
+
+#[test]
+fn write_ahead_log_damage_is_reported_with_file_and_offset_never_silent() {
+    let temp = tempfile::tempdir().unwrap();
+
+    // A damaged entry in the middle of the active segment.
+    for policy in ["refuse", "skip"] {
+        let data = temp.path().join(policy);
+        let segment = three_uncommitted_requests(&data);
+        let mut bytes = std::fs::read(&segment).unwrap();
+        let entries = wal_entries(&bytes);
+        assert_eq!(entries.len(), 3);
+        let (offset, size) = entries[1];
+        bytes[offset + size - 2] ^= 0xff;
+        std::fs::write(&segment, &bytes).unwrap();
+        let damage = format!(
+            "write-ahead log segment {} is damaged at byte {offset} (an entry whose checksum does not match; {size} \
+             bytes up to the next whole entry): the lines acknowledged there cannot be recovered.",
+            segment.display()
+        );
+        let kept = data.join("wal/damaged").join(format!("{offset:020}.bin"));
+        if policy == "refuse" {
+            let refused = ingest_with(
+                &["serve", "--data-dir", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--wal-damage", "refuse"],
+                "",
+            );
+            assert_eq!(refused.status.code(), Some(3), "{}", stderr_text(&refused));
+            // After the note that the killed server's lock was taken over.
+            let said = stderr_text(&refused);
+            assert!(said.starts_with("sluice-ingest: took over the writer lock of pid "), "{said}");
+            assert_eq!(
+                said.lines().last().map(|l| format!("{l}\n")).unwrap_or_default(),
+                format!(
+                    "sluice-ingest: error: {damage} The entries before it are committed. Start again with \
+                     --wal-damage skip to keep a copy of the damaged bytes in {} and replay the entries after them\n",
+                    data.join("wal/damaged").display()
+                )
+            );
+            // What came before the damage is committed; nothing after it yet.
+            assert_eq!(stored(&data).messages, ["logged 0"]);
+            assert!(!kept.exists());
+            continue;
+        }
+        let server = Server::start(&data, &[]);
+        let (code, stderr) = server.stop();
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "sluice-ingest: error: {damage} The damaged bytes are kept in {}; the entries after them are \
+                 replayed (--wal-damage skip)\n",
+                kept.display()
+            )),
+            "{stderr}"
+        );
+        assert_eq!(std::fs::read(&kept).unwrap(), &bytes[offset..offset + size]);
+        let after = stored(&data);
+        after.assert_consistent("damaged entry");
+        // Every valid acknowledged line, exactly once.
+        assert_eq!(after.messages, ["logged 0", "logged 2"]);
+        // Once committed past, the damage is not reported again.
+        let server = Server::start(&data, &[]);
+        let (_, stderr) = server.stop();
+        assert!(!stderr.contains("damaged"), "{stderr}");
+    }
+
+    // A torn tail: a partial last entry, nothing valid after it.
+    let data = temp.path().join("torn");
+    let segment = three_uncommitted_requests(&data);
+    let whole = std::fs::read(&segment).unwrap();
+    let torn = [&whole[..], &whole[..13]].concat();
+    std::fs::write(&segment, &torn).unwrap();
+    let server = Server::start(&data, &[]);
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "sluice-ingest: warning: write-ahead log segment {}: cut off a torn last entry at byte {} (13 bytes \
+             dropped): a write that never completed, so no client was told it was kept\n",
+            segment.display(),
+            whole.len()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stored(&data).messages, ["logged 0", "logged 1", "logged 2"]);
+}

@@ -12,6 +12,7 @@ mod durability;
 mod ingest;
 mod ingest_dry_run;
 mod query;
+mod racing;
 mod serve;
 mod serve_backpressure;
 mod serve_shippers;

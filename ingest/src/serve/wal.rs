@@ -101,7 +101,7 @@ pub fn replay(
             }
             WalItem::Damaged(damage) => {
                 if policy == DamagePolicy::Refuse {
-                    return Err(WalDamaged { damage, damaged_dir: dir.wal().join("damaged") }.into());
+                    return Err(WalDamaged { damage, damaged_dir: dir.wal_damaged() }.into());
                 }
                 let kept = reader.keep_damaged(&damage)?;
                 eprintln!(
@@ -399,7 +399,7 @@ mod tests {
                  replay the entries after them",
                 first.display(),
                 ends[0],
-                dir.wal().join("damaged").display()
+                dir.wal_damaged().display()
             )
         );
         assert_eq!(refused.kind(), sluice_schemas::ErrorKind::OperatorFixable);
