@@ -490,7 +490,10 @@ pub fn open_committed(dir: &DataDir, timestamp_nanos: i64, batch: u64) -> std::i
         Ok(file) => Ok((published, file)),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => match storage.open_read(&staged) {
             Ok(file) => Ok((staged, file)),
-            Err(_) => storage.open_read(&published).map(|file| (published, file)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                storage.open_read(&published).map(|file| (published, file))
+            }
+            Err(error) => Err(error),
         },
         Err(error) => Err(error),
     }

@@ -277,12 +277,27 @@ impl DataDir {
         Ok(files)
     }
 
+    /// Dead letters published: one line each in the dead-letter files.
+    pub fn dead_letter_count(&self) -> Result<u64, DataDirError> {
+        let mut count = 0;
+        for path in self.dead_letter_files()? {
+            let file = self.storage.open_read(&path).map_err(DataDirError::io(&path))?;
+            let mut reader = std::io::BufReader::new(file);
+            count += std::io::BufRead::split(&mut reader, b'\n').count() as u64;
+        }
+        Ok(count)
+    }
+
     /// Whether the data directory's file system has room for `bytes` more
     /// (written, fsync'd and removed again): how a writer stopped by a full
     /// disk knows it may go on.
     pub fn has_room(&self, bytes: usize) -> Result<(), DataDirError> {
         let path = self.root.join("space-probe");
         let written = self.storage.write_atomically(&path, &vec![0u8; bytes], "storage.probe");
+        if written.is_err() {
+            // What a full disk let it write of the probe goes too.
+            let _ = self.storage.remove_file(&self.root.join("space-probe.tmp"));
+        }
         let removed = self.storage.remove_file(&path);
         written.map_err(|(path, source)| DataDirError::Io { path, source })?;
         removed.map_err(DataDirError::io(&path))

@@ -27,6 +27,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("storage.rename", "a staged file is renamed into place (publish, manifest)"),
     ("storage.sync_dir", "a directory is fsync'd after a rename, create or delete"),
     ("storage.delete", "a data-directory file is deleted (recovery, log segments)"),
+    ("storage.probe", "the probe for free space is written, not yet renamed (a server waiting for room)"),
     ("commit.archive_staged", "a batch's Parquet files are written and fsync'd, not yet committed"),
     ("commit.dead_letters_staged", "a batch's dead letters are written and fsync'd, not yet committed"),
     ("commit.split_early", "a day split was committed early, to open a fifth one, mid-batch"),

@@ -90,11 +90,15 @@ impl Storage {
             let path = path.to_owned();
             move |error| (path, error)
         };
-        let mut file = self.create(&temporary).map_err(at(&temporary))?;
-        file.write_all(bytes).map_err(at(&temporary))?;
-        file.sync_all().map_err(at(&temporary))?;
-        drop(file);
-        failpoint::hit(staged).map_err(at(&temporary))?;
+        let staged_write = (|| {
+            let mut file = self.create(&temporary)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            drop(file);
+            failpoint::hit(staged)
+        })();
+        // A failed write leaves `path.tmp` for the next one to replace.
+        staged_write.map_err(|error| (temporary.clone(), error))?;
         self.rename(&temporary, path).map_err(at(path))?;
         let parent = path.parent().unwrap_or(Path::new("."));
         self.sync_dir(parent).map_err(at(parent))

@@ -12,15 +12,18 @@
 //! name says where it starts and a position names one place in the log for
 //! good. Each entry is framed as `length (u32 LE) | CRC-32 of the payload
 //! (u32 LE) | payload`, and every payload starts with a format byte,
-//! [`PAYLOAD_FORMAT`].
+//! [`PAYLOAD_FORMAT`]. Each group of entries written and fsync'd together
+//! ends with a group-end frame (its payload the one byte [`GROUP_END`]):
+//! a group without one never finished its fsync, so none of it was
+//! acknowledged, whatever order the disk wrote its pages in.
 //!
 //! At startup [`WalReader`] walks the entries after the committed position
 //! and tells apart two kinds of damage:
-//! * a **torn tail**: the last segment ends in a partial or corrupt entry
-//!   with no whole entry after it. Its write never finished, so its request
-//!   was never acknowledged: it is cut off ([`WalItem::TornTail`]).
-//! * **damage** with whole entries after it, in any segment: acknowledged
-//!   lines are lost there, and the entries after it must not be
+//! * a **torn tail**: damage in the last segment with no group end after
+//!   it. Its group's write never finished, so no request in it was
+//!   acknowledged: the log is cut off there ([`WalItem::TornTail`]).
+//! * **damage** with a finished group after it, in any segment:
+//!   acknowledged lines are lost there, and the entries after it must not be
 //!   ([`WalItem::Damaged`]). The caller decides whether to skip it (the
 //!   bytes are copied to `damaged/`) or refuse to start.
 
@@ -33,6 +36,11 @@ use crate::storage::{Storage, StorageFile};
 const HEADER_BYTES: usize = 8;
 /// The first byte of every payload this build writes.
 pub const PAYLOAD_FORMAT: u8 = 1;
+/// The payload of the frame that ends a group.
+pub const GROUP_END: u8 = 0xF0;
+/// Bytes of a group-end frame: a position returned by [`Wal::append_durably`]
+/// is this much past the end of the group's last entry.
+pub const GROUP_END_BYTES: u64 = HEADER_BYTES as u64 + 1;
 
 /// Why the log could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +76,8 @@ pub struct Damage {
 /// What the reader finds, in log order.
 #[derive(Debug)]
 pub enum WalItem {
-    /// A whole entry after the committed position, and the position after it.
+    /// A whole entry after the committed position, and the position after it
+    /// (after its group's end, when it is the last of its group).
     Entry {
         payload: Vec<u8>,
         end: u64,
@@ -107,9 +116,24 @@ impl WalReader {
             }
             let bytes = std::fs::read(path).map_err(WalError::at(path))?;
             let mut offset = 0usize;
+            // In the last segment: the first damage since the last group end,
+            // and how many items came before it. A group end after it
+            // confirms it as damage; none means a torn last group.
+            let mut unconfirmed: Option<(usize, usize)> = None;
             while offset < bytes.len() {
                 match decode_frame(&bytes[offset..]) {
-                    Ok(size) => {
+                    Ok((size, Frame::GroupEnd)) => {
+                        unconfirmed = None;
+                        // The group's last entry is committed through its group
+                        // end: a checkpoint there leaves nothing behind it.
+                        if let Some(WalItem::Entry { end, .. }) = items.last_mut()
+                            && *end == start + offset as u64
+                        {
+                            *end += size as u64;
+                        }
+                        offset += size;
+                    }
+                    Ok((size, Frame::Entry)) => {
                         let end = start + (offset + size) as u64;
                         if start + offset as u64 >= committed {
                             let payload = bytes[offset + HEADER_BYTES..offset + size].to_vec();
@@ -118,17 +142,10 @@ impl WalReader {
                         offset += size;
                     }
                     Err(what) => {
-                        let next = next_frame(&bytes, offset + 1);
-                        if next.is_none() && last {
-                            let dropped = (bytes.len() - offset) as u64;
-                            items.push(WalItem::TornTail {
-                                segment: path.clone(),
-                                offset: offset as u64,
-                                bytes: dropped,
-                            });
-                            break;
+                        if last && unconfirmed.is_none() {
+                            unconfirmed = Some((items.len(), offset));
                         }
-                        let until = next.unwrap_or(bytes.len());
+                        let until = next_frame(&bytes, offset + 1).unwrap_or(bytes.len());
                         if start + until as u64 > committed {
                             items.push(WalItem::Damaged(Damage {
                                 segment: path.clone(),
@@ -141,6 +158,16 @@ impl WalReader {
                         offset = until;
                     }
                 }
+            }
+            if let Some((first_item, at)) = unconfirmed {
+                // Nothing after `at` was acknowledged: cut it all off.
+                items.truncate(first_item);
+                items.push(WalItem::TornTail {
+                    segment: path.clone(),
+                    offset: at as u64,
+                    bytes: (bytes.len() - at) as u64,
+                });
+                offset = at;
             }
             if last {
                 tail = Some((*start, path.clone(), offset as u64));
@@ -187,6 +214,12 @@ impl WalReader {
             segment_start,
             position: segment_start + length,
             segment_limit,
+            broken: None,
+            group_end: {
+                let mut frame_bytes = Vec::with_capacity(GROUP_END_BYTES as usize);
+                frame(&mut frame_bytes, |out| out.push(GROUP_END));
+                frame_bytes
+            },
         })
     }
 }
@@ -208,6 +241,11 @@ pub struct Wal {
     segment_start: u64,
     position: u64,
     segment_limit: u64,
+    /// Set when a failed append could not be cut back: the file's end is no
+    /// longer `position`, so nothing more may be appended.
+    broken: Option<String>,
+    /// The group-end frame, written after each group.
+    group_end: Vec<u8>,
 }
 
 impl Wal {
@@ -221,28 +259,46 @@ impl Wal {
     /// request with an error) unless the log cannot even be cut back, which
     /// is reported as such.
     pub fn append_durably(&mut self, entries: &[u8]) -> Result<u64, WalError> {
+        if let Some(reason) = &self.broken {
+            return Err(WalError { path: self.segment_path.clone(), source: io::Error::other(reason.clone()) });
+        }
         if self.position > self.segment_start && self.position - self.segment_start >= self.segment_limit {
             self.rotate()?;
         }
         let before = self.position - self.segment_start;
         let written = self
             .segment
-            .write_all(entries)
+            .write_all(&[entries, &self.group_end].concat())
             .and_then(|()| failpoint::hit("wal.appended"))
             .and_then(|()| self.segment.sync_data())
             .and_then(|()| failpoint::hit("wal.synced"));
         if let Err(source) = written {
             // Cut back to the last durable entry so the log stays whole.
-            let _ = self.segment.set_len(before);
+            if let Err(cut) = self.segment.set_len(before) {
+                self.broken = Some(format!(
+                    "an append failed ({source}) and the segment could not be cut back to byte {before} ({cut}); \
+                     restart the server (the log is checked and repaired at start)"
+                ));
+            }
             return Err(WalError { path: self.segment_path.clone(), source });
         }
-        self.position += entries.len() as u64;
+        self.position += entries.len() as u64 + GROUP_END_BYTES;
         Ok(self.position)
     }
 
     fn rotate(&mut self) -> Result<(), WalError> {
         let path = segment_path(&self.dir, self.position);
-        let segment = self.storage.create_new(&path).map_err(WalError::at(&path))?;
+        let segment = match self.storage.create_new(&path) {
+            // Left by a rotation whose directory sync failed: still empty, so ours.
+            Err(error)
+                if error.kind() == io::ErrorKind::AlreadyExists
+                    && std::fs::metadata(&path).is_ok_and(|m| m.len() == 0) =>
+            {
+                self.storage.open_append(&path)
+            }
+            other => other,
+        }
+        .map_err(WalError::at(&path))?;
         self.storage.sync_dir(&self.dir).map_err(WalError::at(&self.dir))?;
         self.segment = segment;
         self.segment_path = path;
@@ -292,8 +348,14 @@ pub fn frame(out: &mut Vec<u8>, write_payload: impl FnOnce(&mut Vec<u8>)) {
     out[header_at + 4..header_at + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
-/// The size of the whole entry at the start of `bytes`, or what is wrong.
-fn decode_frame(bytes: &[u8]) -> Result<usize, &'static str> {
+/// What a whole frame holds.
+enum Frame {
+    Entry,
+    GroupEnd,
+}
+
+/// The size and kind of the whole frame at the start of `bytes`, or what is wrong.
+fn decode_frame(bytes: &[u8]) -> Result<(usize, Frame), &'static str> {
     let Some((header, rest)) = bytes.split_first_chunk::<HEADER_BYTES>() else {
         return Err("a partial entry header");
     };
@@ -303,10 +365,11 @@ fn decode_frame(bytes: &[u8]) -> Result<usize, &'static str> {
     if crc32fast::hash(payload) != crc {
         return Err("an entry whose checksum does not match");
     }
-    if payload.first() != Some(&PAYLOAD_FORMAT) {
-        return Err("an entry in an unknown format");
+    match payload {
+        [GROUP_END] => Ok((HEADER_BYTES + len, Frame::GroupEnd)),
+        [PAYLOAD_FORMAT, ..] => Ok((HEADER_BYTES + len, Frame::Entry)),
+        _ => Err("an entry in an unknown format"),
     }
-    Ok(HEADER_BYTES + len)
 }
 
 /// The first offset at or after `from` where a whole entry starts.
@@ -315,7 +378,7 @@ fn next_frame(bytes: &[u8], from: usize) -> Option<usize> {
         let rest = &bytes[at..];
         // Cheap checks first: a plausible length and the format byte.
         rest.len() > HEADER_BYTES
-            && rest.get(HEADER_BYTES) == Some(&PAYLOAD_FORMAT)
+            && matches!(rest.get(HEADER_BYTES), Some(&PAYLOAD_FORMAT | &GROUP_END))
             && (u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize) <= rest.len() - HEADER_BYTES
             && decode_frame(rest).is_ok()
     })

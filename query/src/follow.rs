@@ -69,14 +69,9 @@ impl Follower {
             true,
         )?;
         hits.sort_by_key(|hit: &Hit| (hit.timestamp, hit.batch, hit.row));
-        match fetch(&store, &hits) {
-            Ok(records) => {
-                self.shown_batch = upto;
-                Ok(records)
-            }
-            // Committed but not yet published: the next poll will see it.
-            Err(QueryError::Archive { .. }) => Ok(Vec::new()),
-            Err(error) => Err(error),
-        }
+        // A committed batch's files are read published or still staged.
+        let records = fetch(&store, &hits)?;
+        self.shown_batch = upto;
+        Ok(records)
     }
 }

@@ -1,8 +1,6 @@
 //! `sluice stats`: what a data directory holds: records, time span, days,
 //! sizes on disk, dead letters, committed batches.
 
-use std::io::{BufRead, BufReader};
-
 use serde::Serialize;
 
 use crate::error::QueryError;
@@ -56,19 +54,10 @@ impl Store {
             index_bytes: usage.index_bytes,
             archive_bytes: usage.archive_bytes,
             archive_files: usage.archive_files,
-            dead_letters: count_lines(&self.dir.dead_letter_files()?),
+            dead_letters: self.dir.dead_letter_count()?,
             batches,
         })
     }
-}
-
-/// Lines in the dead-letter files (one rejected line each).
-fn count_lines(files: &[std::path::PathBuf]) -> u64 {
-    files
-        .iter()
-        .filter_map(|path| std::fs::File::open(path).ok())
-        .map(|file| BufReader::new(file).split(b'\n').count() as u64)
-        .sum()
 }
 
 /// `1.5 MiB`.

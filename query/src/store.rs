@@ -37,14 +37,19 @@ impl Split {
     fn open(day: &str, path: &Path, last_batch: u64) -> Result<Split, QueryError> {
         let tantivy = |source| QueryError::Index { path: path.to_owned(), source };
         let index = Index::open_in_dir(path).map_err(tantivy)?;
+        // The split's commit payload is the last batch committed to it (a
+        // recovery's rollback lowers it again). Read before and after the
+        // reader opens: only when both are committed batches can the reader
+        // hold nothing later, and the filter be left out.
+        let payload = |index: &Index| -> Result<Option<u64>, QueryError> {
+            Ok(index.load_metas().map_err(tantivy)?.payload.and_then(|p| p.parse::<u64>().ok()))
+        };
+        let before = payload(&index)?;
         let reader: IndexReader =
             index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(tantivy)?;
-        // The split's commit payload is the last batch committed to it. Read
-        // after the reader, so it is at least the batch the reader sees:
-        // no filter is needed only when it is known to be committed.
-        let split_batch = index.load_metas().map_err(tantivy)?.payload.and_then(|p| p.parse::<u64>().ok());
-        let uncommitted_after = match split_batch {
-            Some(batch) if batch <= last_batch => None,
+        let after = payload(&index)?;
+        let uncommitted_after = match (before, after) {
+            (Some(before), Some(after)) if before <= last_batch && after <= last_batch => None,
             _ => Some(last_batch),
         };
         Ok(Split { day: day.to_owned(), path: path.to_owned(), index, reader, uncommitted_after })
@@ -286,13 +291,15 @@ impl Store {
     /// directory is an error that says how to ingest.
     pub fn open(root: &Path, range: TimeRange) -> Result<Store, QueryError> {
         let dir = DataDir::at(root);
+        // Loaded before the splits are listed and opened: whatever they hold
+        // beyond it is left out, and a split created after it holds only
+        // later batches. Refuses a directory in another on-disk format
+        // before opening it.
+        let last_batch = dir.load_manifest()?.last_batch;
         let all = list_splits(&dir.index())?;
         if all.is_empty() {
             return Err(QueryError::EmptyDataDir { dir: root.to_owned() });
         }
-        // Refuses a directory in another on-disk format before opening it.
-        // Loaded before the splits: whatever they hold beyond it is left out.
-        let last_batch = dir.load_manifest()?.last_batch;
         let wanted: Vec<(String, PathBuf)> = all
             .into_iter()
             .filter(|(day, _)| day_start(day).is_some_and(|start| range.overlaps(start, start + NANOS_PER_DAY)))

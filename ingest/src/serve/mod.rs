@@ -274,6 +274,9 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
                     let mut normalized = replayer.normalize(chunk)?;
                     replayed += normalized.counts.lines_read;
                     normalized.checkpoint = Some(wal_checkpoint(end));
+                    // Written up to here: should committing stop on a full disk
+                    // meanwhile, the recovery replays the log this far.
+                    shared.wal_position.fetch_max(end, Ordering::AcqRel);
                     chunks_tx.send(normalized).map_err(|_| stopped())
                 })?;
             shared.metrics.count_wal_damage(report.damaged.iter().map(|(d, _)| d.bytes).sum(), report.torn_tail_bytes);
@@ -401,9 +404,14 @@ fn write_ahead(
                 // is durable now, and none should wait while the batch
                 // stage is busy taking an earlier one's lines.
                 let mut end = started;
+                let last = group.len() - 1;
                 let mut passed_on = Vec::with_capacity(group.len());
-                for append in group {
+                for (i, append) in group.into_iter().enumerate() {
                     end += append.entry.len() as u64;
+                    // The group's last entry is committed through its group end.
+                    if i == last {
+                        end = position;
+                    }
                     let mut chunk = append.chunk;
                     chunk.checkpoint = Some(wal_checkpoint(end));
                     shared.metrics.count_chunk(&chunk.counts, chunk.bytes);

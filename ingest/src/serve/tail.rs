@@ -51,7 +51,8 @@ pub(crate) fn hook(committer: &mut Committer, shared: &Arc<Shared>, dir: &DataDi
 
 /// Runs batch and commit over the `live` chunks (in log order, each with
 /// its log checkpoint) until `live` closes; recovers from a full disk as
-/// the module says. Any other failure ends it.
+/// the module says. Any other failure ends it. The account returned is the
+/// last generation's (lines replayed after a full disk are counted there).
 pub(crate) fn run(
     config: &IngestConfig,
     mut stores: Stores,
@@ -123,13 +124,23 @@ pub(crate) fn run(
              room again; every acknowledged line is kept in the write-ahead log and will be committed then"
         );
         shared.set_out_of_space(Some(failure.to_string()));
-        if !wait_for_room(&dir, &live) {
-            // The server is stopping while the disk is still full: the log
-            // keeps what was acknowledged for the next start.
-            return Err(failure);
-        }
-        let schema = load_schema(config.schema.as_deref())?;
-        stores = Stores::recover(config, schema, dir, lock)?;
+        stores = loop {
+            if !wait_for_room(&dir, &live) {
+                // The server is stopping while the disk is still full: the log
+                // keeps what was acknowledged for the next start.
+                return Err(failure);
+            }
+            // Recovery writes too (a rollback, publishing): the probe's room
+            // may not be enough, and then the wait goes on.
+            let schema = load_schema(config.schema.as_deref())?;
+            match Stores::recover(config, schema, dir.clone(), lock.clone()) {
+                Ok(stores) => break stores,
+                Err(error) if error.is_disk_full() => {
+                    eprintln!("sluice-ingest: error: disk full while recovering: {error}; waiting for more room");
+                }
+                Err(error) => return Err(error),
+            }
+        };
         let committed = stores.manifest.checkpoints.get(wal::CHECKPOINT_KEY).map_or(0, |c| c.offset);
         let written = shared.wal_position.load(Ordering::Acquire);
         eprintln!(
@@ -156,7 +167,22 @@ fn feed(
     if let Some((from, upto)) = replay {
         for item in WalReader::open(&dir.wal(), *dir.storage(), from)? {
             // Past `upto` the log is still being written: the live chunks bring it.
-            let WalItem::Entry { payload, end } = item else { continue };
+            let (payload, end) = match item {
+                WalItem::Entry { payload, end } => (payload, end),
+                WalItem::Damaged(damage) => {
+                    // Read back intact at start or when written: the disk damaged it since.
+                    eprintln!(
+                        "sluice-ingest: error: write-ahead log segment {} is damaged at byte {} ({}; {} bytes): the \
+                         lines acknowledged there cannot be recovered; the entries after them are replayed",
+                        damage.segment.display(),
+                        damage.offset,
+                        damage.what,
+                        damage.bytes
+                    );
+                    continue;
+                }
+                WalItem::TornTail { .. } => continue,
+            };
             if end > upto {
                 break;
             }

@@ -31,8 +31,8 @@ const NONE_U32: u32 = u32::MAX;
 const NONE_U64: u64 = u64::MAX;
 
 /// What to do at startup with log damage that has whole entries after it
-/// (acknowledged lines were lost there; the entries after it are replayed
-/// either way before the choice is made).
+/// (acknowledged lines were lost there). The entries before it are
+/// replayed either way.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DamagePolicy {
     /// Keep a copy of the damaged bytes in `DIR/wal/damaged/`, report them,
@@ -226,6 +226,7 @@ mod tests {
     use std::io::Write;
 
     use sluice_index::data_dir::DataDir;
+    use sluice_index::wal::GROUP_END_BYTES as G;
 
     use super::*;
 
@@ -307,10 +308,12 @@ mod tests {
         let after_first = wal.append_durably(&first).unwrap();
         let second = entry("b", "two");
         let after_second = wal.append_durably(&second).unwrap();
-        assert_eq!(after_second, (first.len() + second.len()) as u64);
+        // Each append is a group: its entries, then a group end.
+        assert_eq!(after_second, (first.len() + second.len()) as u64 + 2 * G);
         drop(wal);
 
         let (_, seen, _) = replayed(&dir, 0, 1 << 20, DamagePolicy::Skip);
+        // The last entry of a group ends after its group end.
         assert_eq!(seen, [(strings(&["one"]), after_first), (strings(&["two"]), after_second)]);
         let (_, seen, _) = replayed(&dir, after_first, 1 << 20, DamagePolicy::Skip);
         assert_eq!(seen, [(strings(&["two"]), after_second)]);
@@ -326,9 +329,35 @@ mod tests {
         assert_eq!(report.torn_tail_bytes, third.len() as u64 - 3);
         assert!(report.damaged.is_empty());
         assert_eq!(std::fs::metadata(&path).unwrap().len(), after_second);
-        assert_eq!(wal.append_durably(&third).unwrap(), after_second + third.len() as u64);
+        assert_eq!(wal.append_durably(&third).unwrap(), after_second + third.len() as u64 + G);
         let (_, seen, _) = replayed(&dir, after_second, 1 << 20, DamagePolicy::Skip);
-        assert_eq!(seen, [(strings(&["three"]), after_second + third.len() as u64)]);
+        assert_eq!(seen, [(strings(&["three"]), after_second + third.len() as u64 + G)]);
+    }
+
+    /// A group whose write never finished (no group end) is a torn tail
+    /// even when the disk wrote a later entry of it whole: none of it was
+    /// acknowledged.
+    #[test]
+    fn damage_in_an_unfinished_last_group_is_a_torn_tail() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = DataDir::open(temp.path()).unwrap();
+        let (mut wal, _, _) = replayed(&dir, 0, 1 << 20, DamagePolicy::Skip);
+        let after_first = wal.append_durably(&entry("a", "one")).unwrap();
+        drop(wal);
+        // The next group: two entries, the first with a hole, the second whole, no group end.
+        let (second, third) = (entry("b", "two"), entry("c", "three"));
+        let mut hole = second.clone();
+        hole[10] ^= 0xff;
+        let path = segment(&dir, 0);
+        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(&[&hole[..], &third[..]].concat()).unwrap();
+        drop(file);
+        let (wal, seen, report) = replayed(&dir, after_first, 1 << 20, DamagePolicy::Refuse);
+        assert!(seen.is_empty(), "{seen:?}");
+        assert!(report.damaged.is_empty());
+        assert_eq!(report.torn_tail_bytes, (second.len() + third.len()) as u64);
+        assert_eq!(wal.position(), after_first);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), after_first);
     }
 
     /// A damaged entry in the middle of the active segment, with whole
@@ -355,12 +384,13 @@ mod tests {
         );
         assert_eq!(report.torn_tail_bytes, 0);
         let [(damage, kept)] = &report.damaged[..] else { panic!("{:?}", report.damaged) };
+        // Up to the next whole frame: the damaged entry's own group end.
         assert_eq!(
             (damage.segment.clone(), damage.offset, damage.bytes, damage.what),
-            (path.clone(), ends[0], ends[1] - ends[0], "an entry whose checksum does not match")
+            (path.clone(), ends[0], ends[1] - G - ends[0], "an entry whose checksum does not match")
         );
         assert_eq!(kept, &dir.wal().join(format!("damaged/{:020}.bin", ends[0])));
-        assert_eq!(std::fs::read(kept).unwrap(), &bytes[ends[0] as usize..ends[1] as usize]);
+        assert_eq!(std::fs::read(kept).unwrap(), &bytes[ends[0] as usize..(ends[1] - G) as usize]);
         // Nothing was cut: the log goes on after its last whole entry.
         assert_eq!(wal.position(), ends[3]);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), ends[3]);
@@ -398,7 +428,7 @@ mod tests {
                  are committed. Start again with --wal-damage skip to keep a copy of the damaged bytes in {} and \
                  replay the entries after them",
                 first.display(),
-                ends[0],
+                ends[0] - G,
                 dir.wal_damaged().display()
             )
         );
@@ -407,7 +437,7 @@ mod tests {
         let (_, seen, report) = replayed(&dir, 0, 16, DamagePolicy::Skip);
         assert_eq!(seen, [(strings(&["line 1"]), ends[1]), (strings(&["line 2"]), ends[2])]);
         assert_eq!(report.damaged.len(), 1);
-        assert_eq!((report.damaged[0].0.segment.clone(), report.damaged[0].0.bytes), (first, ends[0]));
+        assert_eq!((report.damaged[0].0.segment.clone(), report.damaged[0].0.bytes), (first, ends[0] - G));
     }
 
     #[test]
