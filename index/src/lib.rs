@@ -31,6 +31,7 @@ pub mod data_dir;
 pub mod failpoint;
 pub mod fields;
 pub mod lock;
+pub mod split_directory;
 pub mod splits;
 pub mod storage;
 pub mod wal;

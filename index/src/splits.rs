@@ -25,6 +25,7 @@ use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{Index, IndexSettings, IndexWriter, TantivyDocument, TantivyError, Term};
 
 use crate::fields::IndexFields;
+use crate::split_directory::SplitDirectory;
 
 /// Why the index could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -64,12 +65,20 @@ pub fn day_of(nanos: i64) -> i64 {
     nanos.div_euclid(NANOS_PER_DAY)
 }
 
+/// A day split opened for writing: its files go through the storage seam.
+fn open_for_writing(path: &Path) -> Result<Index, IndexError> {
+    let tantivy = |source| IndexError::Tantivy { path: path.to_owned(), source };
+    let directory = SplitDirectory::open(path).map_err(|error| tantivy(error.into()))?;
+    Index::open(directory).map_err(tantivy)
+}
+
 fn open_or_create(path: &Path, fields: &IndexFields) -> Result<Index, IndexError> {
     let tantivy = |source| IndexError::Tantivy { path: path.to_owned(), source };
     if path.join("meta.json").exists() {
-        Index::open_in_dir(path).map_err(tantivy)
+        open_for_writing(path)
     } else {
         std::fs::create_dir_all(path).map_err(|source| IndexError::Io { path: path.to_owned(), source })?;
+        let directory = SplitDirectory::open(path).map_err(|error| tantivy(error.into()))?;
         // The doc store holds an empty document per record (nothing is
         // stored), yet its per-block offsets cost 5 bytes a record
         // uncompressed and 4 with lz4; zstd halves that. (lz4 stays enabled
@@ -78,7 +87,7 @@ fn open_or_create(path: &Path, fields: &IndexFields) -> Result<Index, IndexError
             docstore_compression: Compressor::Zstd(ZstdCompressor::default()),
             ..IndexSettings::default()
         };
-        Index::builder().schema(fields.schema.clone()).settings(settings).create_in_dir(path).map_err(tantivy)
+        Index::builder().schema(fields.schema.clone()).settings(settings).open_or_create(directory).map_err(tantivy)
     }
 }
 
@@ -247,7 +256,7 @@ pub fn rollback_batches_after(root: &Path, fields: &IndexFields, last_committed:
     let mut changed = 0;
     for (_, path) in list_splits(root)? {
         let tantivy = |source| IndexError::Tantivy { path: path.clone(), source };
-        let index = Index::open_in_dir(&path).map_err(tantivy)?;
+        let index = open_for_writing(&path)?;
         let committed_payload = index.load_metas().map_err(tantivy)?.payload;
         let split_batch = committed_payload.as_deref().and_then(|p| p.parse::<u64>().ok()).unwrap_or(0);
         if split_batch <= last_committed {

@@ -3,9 +3,8 @@
 //! (see [`crate::failpoint`]) reaches all of them, and so that object
 //! storage and compaction plug in at one place.
 //!
-//! tantivy writes its own segment files through its `MmapDirectory`; the
-//! commit protocol brackets those writes with its own fail-points
-//! (`commit.split_early`, `commit.splits`).
+//! tantivy's own files of a day split take the same seam's other door,
+//! [`crate::split_directory::SplitDirectory`].
 //!
 //! Guarantees, in the manner of tantivy's `Directory` trait:
 //!

@@ -111,6 +111,8 @@ const FULL_AT: &[(&str, usize)] = &[
     ("storage.fsync", 12),
     ("storage.rename", 12),
     ("storage.sync_dir", 12),
+    ("split.write", 100),
+    ("split.atomic_write", 6),
     ("commit.split_early", 2),
     ("commit.splits", 1),
     ("commit.manifest_staged", 1),

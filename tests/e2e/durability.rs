@@ -147,6 +147,11 @@ const FILE_CRASH_POINTS: &[(&str, usize)] = &[
     ("storage.fsync", 10),
     ("storage.rename", 10),
     ("storage.sync_dir", 10),
+    ("split.create", 40),
+    ("split.write", 200),
+    ("split.fsync", 40),
+    ("split.atomic_write", 8),
+    ("split.sync_dir", 8),
     ("commit.archive_staged", 8),
     ("commit.dead_letters_staged", 1),
     ("commit.split_early", 2),
@@ -362,6 +367,7 @@ const SERVE_CRASH_POINTS: &[(&str, usize)] = &[
     ("commit.dead_letters_published", 1),
     ("storage.rename", 6),
     ("storage.fsync", 12),
+    ("split.atomic_write", 6),
 ];
 
 #[test]
