@@ -91,89 +91,104 @@ pub enum WalItem {
     },
 }
 
-/// Reads the log after a committed position, then opens it for appending.
+/// Reads the log after a committed position, one segment in memory at a
+/// time, then opens it for appending.
 pub struct WalReader {
     dir: PathBuf,
     storage: Storage,
-    items: std::vec::IntoIter<WalItem>,
+    committed: u64,
+    /// Segments not read yet, by start position.
+    pending: std::collections::VecDeque<(u64, PathBuf)>,
+    /// What the segment read last holds, still to be handed out.
+    items: std::collections::VecDeque<WalItem>,
     /// Where appending resumes: the last segment and its length once a torn
-    /// tail is cut.
+    /// tail is cut (known once the last segment is read).
     tail: Option<(u64, PathBuf, u64)>,
 }
 
 impl WalReader {
-    /// Scans the segments in `dir` (created if missing) for what is after
-    /// `committed`.
+    /// Lists the segments in `dir` (created if missing) that hold anything
+    /// after `committed`.
     pub fn open(dir: &Path, storage: Storage, committed: u64) -> Result<WalReader, WalError> {
         storage.create_dir_all(dir).map_err(WalError::at(dir))?;
         let segments = segments(&storage, dir)?;
-        let mut items = Vec::new();
-        let mut tail = None;
-        for (i, (start, path)) in segments.iter().enumerate() {
-            let last = i + 1 == segments.len();
-            if segments.get(i + 1).is_some_and(|(next, _)| *next <= committed) {
-                continue;
-            }
-            let bytes = std::fs::read(path).map_err(WalError::at(path))?;
-            let mut offset = 0usize;
-            // In the last segment: the first damage since the last group end,
-            // and how many items came before it. A group end after it
-            // confirms it as damage; none means a torn last group.
-            let mut unconfirmed: Option<(usize, usize)> = None;
-            while offset < bytes.len() {
-                match decode_frame(&bytes[offset..]) {
-                    Ok((size, Frame::GroupEnd)) => {
-                        unconfirmed = None;
-                        // The group's last entry is committed through its group
-                        // end: a checkpoint there leaves nothing behind it.
-                        if let Some(WalItem::Entry { end, .. }) = items.last_mut()
-                            && *end == start + offset as u64
-                        {
-                            *end += size as u64;
-                        }
-                        offset += size;
+        // A segment whose successor starts at or before `committed` is all committed.
+        let first = segments.windows(2).take_while(|pair| pair[1].0 <= committed).count();
+        Ok(WalReader {
+            dir: dir.to_owned(),
+            storage,
+            committed,
+            pending: segments.into_iter().skip(first).collect(),
+            items: std::collections::VecDeque::new(),
+            tail: None,
+        })
+    }
+
+    /// Reads the next segment's items; `false` when none is left.
+    fn read_segment(&mut self) -> Result<bool, WalError> {
+        let Some((start, path)) = self.pending.pop_front() else { return Ok(false) };
+        let (start, path, committed) = (&start, &path, self.committed);
+        let last = self.pending.is_empty();
+        let items = &mut self.items;
+        let bytes = std::fs::read(path).map_err(WalError::at(path))?;
+        let mut offset = 0usize;
+        // In the last segment: the first damage since the last group end,
+        // and how many items came before it. A group end after it
+        // confirms it as damage; none means a torn last group.
+        let mut unconfirmed: Option<(usize, usize)> = None;
+        while offset < bytes.len() {
+            match decode_frame(&bytes[offset..]) {
+                Ok((size, Frame::GroupEnd)) => {
+                    unconfirmed = None;
+                    // The group's last entry is committed through its group
+                    // end: a checkpoint there leaves nothing behind it.
+                    if let Some(WalItem::Entry { end, .. }) = items.back_mut()
+                        && *end == start + offset as u64
+                    {
+                        *end += size as u64;
                     }
-                    Ok((size, Frame::Entry)) => {
-                        let end = start + (offset + size) as u64;
-                        if start + offset as u64 >= committed {
-                            let payload = bytes[offset + HEADER_BYTES..offset + size].to_vec();
-                            items.push(WalItem::Entry { payload, end });
-                        }
-                        offset += size;
+                    offset += size;
+                }
+                Ok((size, Frame::Entry)) => {
+                    let end = start + (offset + size) as u64;
+                    if start + offset as u64 >= committed {
+                        let payload = bytes[offset + HEADER_BYTES..offset + size].to_vec();
+                        items.push_back(WalItem::Entry { payload, end });
                     }
-                    Err(what) => {
-                        if last && unconfirmed.is_none() {
-                            unconfirmed = Some((items.len(), offset));
-                        }
-                        let until = next_frame(&bytes, offset + 1).unwrap_or(bytes.len());
-                        if start + until as u64 > committed {
-                            items.push(WalItem::Damaged(Damage {
-                                segment: path.clone(),
-                                offset: offset as u64,
-                                bytes: (until - offset) as u64,
-                                position: start + offset as u64,
-                                what,
-                            }));
-                        }
-                        offset = until;
+                    offset += size;
+                }
+                Err(what) => {
+                    if last && unconfirmed.is_none() {
+                        unconfirmed = Some((items.len(), offset));
                     }
+                    let until = next_frame(&bytes, offset + 1).unwrap_or(bytes.len());
+                    if start + until as u64 > committed {
+                        items.push_back(WalItem::Damaged(Damage {
+                            segment: path.clone(),
+                            offset: offset as u64,
+                            bytes: (until - offset) as u64,
+                            position: start + offset as u64,
+                            what,
+                        }));
+                    }
+                    offset = until;
                 }
             }
-            if let Some((first_item, at)) = unconfirmed {
-                // Nothing after `at` was acknowledged: cut it all off.
-                items.truncate(first_item);
-                items.push(WalItem::TornTail {
-                    segment: path.clone(),
-                    offset: at as u64,
-                    bytes: (bytes.len() - at) as u64,
-                });
-                offset = at;
-            }
-            if last {
-                tail = Some((*start, path.clone(), offset as u64));
-            }
         }
-        Ok(WalReader { dir: dir.to_owned(), storage, items: items.into_iter(), tail })
+        if let Some((first_item, at)) = unconfirmed {
+            // Nothing after `at` was acknowledged: cut it all off.
+            items.truncate(first_item);
+            items.push_back(WalItem::TornTail {
+                segment: path.clone(),
+                offset: at as u64,
+                bytes: (bytes.len() - at) as u64,
+            });
+            offset = at;
+        }
+        if last {
+            self.tail = Some((*start, path.clone(), offset as u64));
+        }
+        Ok(true)
     }
 
     /// Keeps a copy of a damaged stretch in `damaged/<position>.bin`.
@@ -191,7 +206,9 @@ impl WalReader {
 
     /// Opens the log for appending after its last whole entry (cutting a
     /// torn tail off first), with a new segment every `segment_limit` bytes.
-    pub fn into_writer(self, committed: u64, segment_limit: u64) -> Result<Wal, WalError> {
+    pub fn into_writer(mut self, committed: u64, segment_limit: u64) -> Result<Wal, WalError> {
+        // The tail is where the last segment's whole entries end.
+        while self.read_segment()? {}
         let (segment_start, segment_path, length) = match self.tail {
             Some(tail) => tail,
             None => {
@@ -225,10 +242,19 @@ impl WalReader {
 }
 
 impl Iterator for WalReader {
-    type Item = WalItem;
+    type Item = Result<WalItem, WalError>;
 
-    fn next(&mut self) -> Option<WalItem> {
-        self.items.next()
+    fn next(&mut self) -> Option<Result<WalItem, WalError>> {
+        loop {
+            if let Some(item) = self.items.pop_front() {
+                return Some(Ok(item));
+            }
+            match self.read_segment() {
+                Ok(true) => continue,
+                Ok(false) => return None,
+                Err(error) => return Some(Err(error)),
+            }
+        }
     }
 }
 

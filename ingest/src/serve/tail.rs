@@ -167,7 +167,7 @@ fn feed(
     if let Some((from, upto)) = replay {
         for item in WalReader::open(&dir.wal(), *dir.storage(), from)? {
             // Past `upto` the log is still being written: the live chunks bring it.
-            let (payload, end) = match item {
+            let (payload, end) = match item? {
                 WalItem::Entry { payload, end } => (payload, end),
                 WalItem::Damaged(damage) => {
                     // Read back intact at start or when written: the disk damaged it since.

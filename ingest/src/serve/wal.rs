@@ -81,7 +81,7 @@ pub fn replay(
     let mut reader = WalReader::open(&dir.wal(), *dir.storage(), committed)?;
     let mut report = ReplayReport::default();
     while let Some(item) = reader.next() {
-        match item {
+        match item? {
             WalItem::Entry { payload, end } => {
                 let Some(chunk) = decode_payload(&payload) else {
                     return Err(IngestError::Internal(format!(
