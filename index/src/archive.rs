@@ -36,7 +36,7 @@ use sluice_schemas::{ErrorKind, FieldType, Record, Schema, TypedValue};
 
 use crate::data_dir::{DataDir, batch_file_stem};
 use crate::failpoint;
-use crate::storage::Storage;
+use crate::storage::{Storage, staged_path};
 
 /// Why writing the archive failed.
 #[derive(Debug, thiserror::Error)]
@@ -340,11 +340,19 @@ fn timestamps_of(batch: &RecordBatch) -> Result<&arrow_array::TimestampNanosecon
         .ok_or_else(|| ArchiveError::Arrow(ArrowError::SchemaError("archive column 0 must be the timestamp".into())))
 }
 
-/// A Parquet file written and fsync'd under a temporary name.
+/// What a staged file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StagedKind {
+    Archive,
+    DeadLetters,
+}
+
+/// A file of a batch written and fsync'd under a temporary name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StagedFile {
     pub staged: PathBuf,
     pub published: PathBuf,
+    pub kind: StagedKind,
     /// Rows of an archive file; entries (lines) of a dead-letter file.
     pub rows: usize,
 }
@@ -435,7 +443,7 @@ impl ArchiveWriter {
     fn write_file(&self, batch: &RecordBatch, hour: i64, stem: &str) -> Result<StagedFile, ArchiveError> {
         let partition = self.root.join(partition_dir(hour));
         let published = partition.join(format!("{stem}.parquet"));
-        let staged_path = partition.join(format!("{stem}.parquet.tmp"));
+        let staged_path = staged_path(&published);
         let io = |source| ArchiveError::Io { path: staged_path.clone(), source };
         self.storage.create_dir_all(&partition).map_err(io)?;
         let file = self.storage.create(&staged_path).map_err(io)?;
@@ -445,7 +453,7 @@ impl ArchiveWriter {
         let file = writer.into_inner().map_err(parquet)?;
         file.sync_all().map_err(io)?;
         failpoint::hit("commit.archive_staged").map_err(io)?;
-        Ok(StagedFile { staged: staged_path, published, rows: batch.num_rows() })
+        Ok(StagedFile { staged: staged_path, published, kind: StagedKind::Archive, rows: batch.num_rows() })
     }
 }
 
@@ -481,9 +489,7 @@ pub fn hour_rows(timestamps: &[i64], order: &[u32]) -> Vec<u64> {
 /// committed: it is read there. Returns the path opened and the file.
 pub fn open_committed(dir: &DataDir, timestamp_nanos: i64, batch: u64) -> std::io::Result<(PathBuf, File)> {
     let published = file_path(&dir.archive(), timestamp_nanos, &batch_file_stem(batch));
-    let mut staged = published.as_os_str().to_owned();
-    staged.push(".tmp");
-    let staged = PathBuf::from(staged);
+    let staged = staged_path(&published);
     let storage = dir.storage();
     // Published, else still staged, else published in between the two looks.
     match storage.open_read(&published) {

@@ -10,11 +10,12 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use tantivy::TantivyDocument;
 
-use crate::archive::{ArchiveError, ArchiveWriter, StagedFile};
+use crate::archive::{ArchiveError, ArchiveWriter, StagedFile, StagedKind};
 use crate::data_dir::{Checkpoint, DataDir, DataDirError, Manifest, batch_file_stem};
 use crate::failpoint;
 use crate::lock::WriterLock;
 use crate::splits::{IndexError, SplitWriters};
+use crate::storage::staged_path;
 
 /// Why a batch could not be staged or committed.
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +76,7 @@ impl BatchStager {
         }
         if !dead_letters.is_empty() {
             let published = self.dir.deadletter().join(format!("{stem}.ndjson"));
-            let path = self.dir.deadletter().join(format!("{stem}.ndjson.tmp"));
+            let path = staged_path(&published);
             let io = DataDirError::io(&path);
             let written = (|| {
                 let mut file = self.dir.storage().create(&path)?;
@@ -85,7 +86,7 @@ impl BatchStager {
             })();
             written.map_err(io)?;
             let rows = newlines(dead_letters);
-            staged.push(StagedFile { staged: path, published, rows });
+            staged.push(StagedFile { staged: path, published, kind: StagedKind::DeadLetters, rows });
         }
         Ok(staged)
     }
@@ -130,7 +131,10 @@ impl BatchCommitter {
         manifest.last_batch = batch.number;
         for file in &batch.staged {
             let count = file.rows as u64;
-            if is_dead_letters(file) { manifest.dead_letters += count } else { manifest.records += count }
+            match file.kind {
+                StagedKind::Archive => manifest.records += count,
+                StagedKind::DeadLetters => manifest.dead_letters += count,
+            }
         }
         manifest.checkpoints.extend(batch.checkpoints);
         manifest.store(&self.dir)?;
@@ -138,8 +142,10 @@ impl BatchCommitter {
         failpoint::hit("commit.manifest").map_err(DataDirError::io(&self.dir.manifest_path()))?;
         for file in &batch.staged {
             file.publish(self.dir.storage())?;
-            let point =
-                if is_dead_letters(file) { "commit.dead_letters_published" } else { "commit.archive_published" };
+            let point = match file.kind {
+                StagedKind::Archive => "commit.archive_published",
+                StagedKind::DeadLetters => "commit.dead_letters_published",
+            };
             failpoint::hit(point).map_err(DataDirError::io(&file.published))?;
         }
         Ok(&self.manifest)
@@ -149,10 +155,6 @@ impl BatchCommitter {
     pub fn finish(self) -> Result<(), CommitError> {
         Ok(self.splits.close()?)
     }
-}
-
-fn is_dead_letters(file: &StagedFile) -> bool {
-    file.published.extension().is_some_and(|e| e == "ndjson")
 }
 
 /// Entries in a dead-letter file: one NDJSON line each.

@@ -249,12 +249,13 @@ impl DataDir {
         Ok((manifest, recovery))
     }
 
-    /// Every file under `dir` (recursively) whose name ends in `.extension`.
+    /// Every file under `dir` (recursively) whose name ends in `.extension`
+    /// (every file when it is empty).
     fn collect(&self, dir: &Path, extension: &str, out: &mut Vec<PathBuf>) -> Result<(), DataDirError> {
         for path in self.storage.list(dir).map_err(DataDirError::io(dir))? {
             if path.is_dir() {
                 self.collect(&path, extension, out)?;
-            } else if path.extension().is_some_and(|e| e == extension) {
+            } else if extension.is_empty() || path.extension().is_some_and(|e| e == extension) {
                 out.push(path);
             }
         }
@@ -307,7 +308,7 @@ impl DataDir {
     pub fn usage(&self) -> Result<Usage, DataDirError> {
         let size = |files: &[PathBuf]| files.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
         let mut index_files = Vec::new();
-        collect_all(&self.storage, &self.index(), &mut index_files)?;
+        self.collect(&self.index(), "", &mut index_files)?;
         let archive = self.archive_files()?;
         Ok(Usage {
             index_bytes: size(&index_files),
@@ -323,13 +324,6 @@ pub struct Usage {
     pub index_bytes: u64,
     pub archive_bytes: u64,
     pub archive_files: u64,
-}
-
-fn collect_all(storage: &Storage, dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DataDirError> {
-    for path in storage.list(dir).map_err(DataDirError::io(dir))? {
-        if path.is_dir() { collect_all(storage, &path, out)? } else { out.push(path) }
-    }
-    Ok(())
 }
 
 /// The archive file stem for a batch: `part-<batch, 20 digits>`, so names

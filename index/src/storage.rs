@@ -82,9 +82,7 @@ impl Storage {
     /// `path.tmp`, fsync'd, renamed, the directory fsync'd. `staged` is the
     /// fail-point passed between the fsync and the rename.
     pub fn write_atomically(&self, path: &Path, bytes: &[u8], staged: &str) -> Result<(), (PathBuf, io::Error)> {
-        let mut temporary = path.as_os_str().to_owned();
-        temporary.push(".tmp");
-        let temporary = PathBuf::from(temporary);
+        let temporary = staged_path(path);
         let at = |path: &Path| {
             let path = path.to_owned();
             move |error| (path, error)
@@ -128,6 +126,15 @@ impl Storage {
         paths.sort();
         Ok(paths)
     }
+}
+
+/// The name a file has until it is published: `<published>.tmp` (what
+/// recovery looks for, and what readers see only as the commit's step 4
+/// has not yet renamed it).
+pub fn staged_path(published: &Path) -> PathBuf {
+    let mut staged = published.as_os_str().to_owned();
+    staged.push(".tmp");
+    PathBuf::from(staged)
 }
 
 /// A file open for writing through the seam.

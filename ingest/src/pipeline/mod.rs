@@ -311,13 +311,15 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
         (read_result, batch_result, commit_result, stdin_committed)
     });
     // The first failure in pipeline order is the cause; later stages only saw it stop.
-    let stopped = |error: IngestError| match reads_stdin {
-        true => IngestError::StdinStopped {
+    let stopped = |error: IngestError| {
+        if !reads_stdin {
+            return error;
+        }
+        IngestError::StdinStopped {
             lines: stdin_committed.lines,
             bytes: stdin_committed.offset,
             source: Box::new(error),
-        },
-        false => error,
+        }
     };
     commit_result.map_err(stopped)?;
     let mut summary = batch_result.map_err(stopped)?;

@@ -186,11 +186,7 @@ fn feed(
             if end > upto {
                 break;
             }
-            let Some(chunk) = wal::decode_payload(&payload) else {
-                return Err(IngestError::Internal(format!(
-                    "write-ahead log entry ending at position {end} has a valid checksum but does not decode"
-                )));
-            };
+            let chunk = wal::decode_entry(&payload, end)?;
             let mut normalized = normalizer.normalize(chunk)?;
             normalized.checkpoint = Some(wal_checkpoint(end));
             if feed.send(normalized).is_err() {

@@ -83,11 +83,7 @@ pub fn replay(
     while let Some(item) = reader.next() {
         match item? {
             WalItem::Entry { payload, end } => {
-                let Some(chunk) = decode_payload(&payload) else {
-                    return Err(IngestError::Internal(format!(
-                        "write-ahead log entry ending at position {end} has a valid checksum but does not decode"
-                    )));
-                };
+                let chunk = decode_entry(&payload, end)?;
                 report.entries += 1;
                 replay(chunk, end)?;
             }
@@ -156,7 +152,16 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-pub(crate) fn decode_payload(payload: &[u8]) -> Option<Chunk> {
+/// The chunk of a whole entry (ending at log position `end`) read back.
+pub(crate) fn decode_entry(payload: &[u8], end: u64) -> Result<Chunk, IngestError> {
+    decode_payload(payload).ok_or_else(|| {
+        IngestError::Internal(format!(
+            "write-ahead log entry ending at position {end} has a valid checksum but does not decode"
+        ))
+    })
+}
+
+fn decode_payload(payload: &[u8]) -> Option<Chunk> {
     let mut reader = payload;
     let mut version = [0u8];
     reader.read_exact(&mut version).ok()?;
