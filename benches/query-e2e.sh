@@ -26,7 +26,7 @@ done
 for tool in hyperfine rg duckdb jq; do
   command -v "$tool" > /dev/null || { echo "query-e2e: $tool is not on PATH (see the header of $0)" >&2; exit 2; }
 done
-cargo build -q --release -p sluice-ingest -p sluice-query -p sluice-benches --bins
+cargo build -q --release -p sluice-ingest -p sluice-query -p sluice-sql -p sluice-benches --bins
 bin=$PWD/target/release
 mkdir -p "$work"
 # Named by how slots are filled: a work dir may hold corpora of the first,

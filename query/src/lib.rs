@@ -18,8 +18,9 @@
 //!
 //! * [`patterns`]: messages grouped into templates (Drain-like); [`compare`]:
 //!   levels, services and templates that grew in a window against a baseline.
-//! * [`sql`]: DataFusion over the Parquet archive as table `logs`. It
-//!   lives in this crate and only here: it is most of the build time.
+//!
+//! SQL over the archive is the `sluice-sql` crate (`query/sql`), built
+//! apart: DataFusion is most of the workspace's build time.
 
 pub mod aggregate;
 pub mod around;
@@ -31,7 +32,6 @@ pub mod fields;
 pub mod follow;
 pub mod output;
 pub mod patterns;
-pub mod sql;
 pub mod stats;
 pub mod store;
 pub mod time;

@@ -10,7 +10,6 @@ use crate::compare::Comparison;
 use crate::fetch::FetchedRecord;
 use crate::fields::FieldsReport;
 use crate::patterns::Mined;
-use crate::sql::SqlResult;
 use crate::time::Zone;
 
 /// A value of a field (`None`: records without it) and its count.
@@ -347,105 +346,6 @@ pub fn level_color(level: &str) -> &'static str {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(level: &str, message: &str) -> FetchedRecord {
-        FetchedRecord {
-            json: format!("{{\"level\":\"{level}\"}}"),
-            timestamp: 1_709_251_201_209_000_000,
-            level: Some(level.into()),
-            service: Some("sshd".into()),
-            host: None,
-            span_id: None,
-            message: Some(message.into()),
-        }
-    }
-
-    #[test]
-    fn table_is_aligned() {
-        let mut out = Vec::new();
-        let records = [record("error", "connection refused"), record("info", "ok")];
-        write_records(
-            &mut out,
-            &records,
-            &[],
-            2,
-            Format::Table,
-            Layout::Search,
-            TableStyle { color: false, zone: &Zone::utc() },
-        )
-        .unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "TIME                      LEVEL  SERVICE  HOST  MESSAGE\n\
-             2024-03-01T00:00:01.209Z  error  sshd     -     connection refused\n\
-             2024-03-01T00:00:01.209Z  info   sshd     -     ok\n"
-        );
-    }
-
-    #[test]
-    fn counts_by_value_with_share() {
-        let mut out = Vec::new();
-        let terms = Terms { buckets: vec![(Some("info".to_owned()), 3), (None, 1)], other: 0, distinct: 2 };
-        let by = || Some(ValueCounts { field: "level", terms: &terms, limit: None, bars: false });
-        write_counts(&mut out, 4, by(), Format::Table).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "LEVEL   COUNT   SHARE\ninfo        3   75.0%\n(none)      1   25.0%\ntotal       4  100.0%\n"
-        );
-        let mut out = Vec::new();
-        write_counts(&mut out, 4, by(), Format::Json).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "{\"buckets\":[{\"count\":3,\"share\":75.0,\"value\":\"info\"},{\"count\":1,\"share\":25.0,\"value\":null}],\"by\":\"level\",\"count\":4,\"distinct\":2,\"other\":0}\n"
-        );
-    }
-
-    #[test]
-    fn selected_fields_in_their_order() {
-        let mut record = record("error", "refused");
-        record.json =
-            r#"{"timestamp":"2024-03-01T00:00:01.209000000Z","level":"error","attributes":{"http.status":500}}"#.into();
-        let fields: Vec<String> = ["http.status", "level", "host", "ref", "timestamp"].map(String::from).to_vec();
-        let refs = [EventRef { hour: 474792, batch: 1, row: 7 }];
-        let mut out = Vec::new();
-        write_selected(&mut out, &[record.clone()], &refs, &fields, Format::Ndjson, &Zone::utc()).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "{\"http.status\":500,\"level\":\"error\",\"ref\":\"474792:1:7\",\"timestamp\":\"2024-03-01T00:00:01.209000000Z\"}\n"
-        );
-        let mut out = Vec::new();
-        write_selected(&mut out, &[record], &refs, &fields, Format::Table, &Zone::utc()).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "HTTP.STATUS  LEVEL  HOST  REF         TIMESTAMP\n\
-             500          error  -     474792:1:7  2024-03-01T00:00:01.209Z\n"
-        );
-    }
-
-    #[test]
-    fn top_values_with_bars_and_the_rest() {
-        let terms = Terms {
-            buckets: vec![(Some("api".to_owned()), 6), (Some("db".to_owned()), 3), (Some("sshd".to_owned()), 1)],
-            other: 0,
-            distinct: 3,
-        };
-        let mut out = Vec::new();
-        let by = ValueCounts { field: "service", terms: &terms, limit: Some(2), bars: true };
-        write_counts(&mut out, 10, Some(by), Format::Table).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "SERVICE          COUNT   SHARE\n\
-             api                  6   60.0%  ████████████████████████████████████████\n\
-             db                   3   30.0%  ████████████████████\n\
-             (1 other value)      1   10.0%  ██████▋\n\
-             total               10  100.0%\n"
-        );
-    }
-}
-
 /// Writes message templates, most frequent first: count, share of the
 /// messages grouped, first and last seen.
 pub fn write_patterns(out: &mut dyn Write, mined: &Mined, limit: usize, format: Format, zone: &Zone) -> io::Result<()> {
@@ -571,62 +471,101 @@ pub fn write_fields(out: &mut dyn Write, report: &FieldsReport, format: Format) 
     }
 }
 
-/// `sql --format`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SqlFormat {
-    Table,
-    Csv,
-    Json,
-    Ndjson,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Writes a SQL result: an aligned table (with its column names even when
-/// no row matched), CSV with a header, a JSON array, or one JSON object
-/// per row. Timestamps are RFC 3339 in UTC.
-pub fn write_sql_result(out: &mut dyn Write, result: &SqlResult, format: SqlFormat) -> io::Result<()> {
-    use datafusion::arrow::{csv, json};
-    let invalid = |e: datafusion::arrow::error::ArrowError| io::Error::other(e.to_string());
-    match format {
-        SqlFormat::Table => {
-            let table = datafusion::arrow::util::pretty::pretty_format_batches(&result.batches).map_err(invalid)?;
-            if result.num_rows() == 0 {
-                let names: Vec<&str> = result.schema.fields().iter().map(|f| f.name().as_str()).collect();
-                writeln!(out, "{}", names.join("  "))?;
-                return writeln!(out, "(0 rows)");
-            }
-            writeln!(out, "{table}")?;
-            writeln!(out, "({} row{})", result.num_rows(), if result.num_rows() == 1 { "" } else { "s" })
+    fn record(level: &str, message: &str) -> FetchedRecord {
+        FetchedRecord {
+            json: format!("{{\"level\":\"{level}\"}}"),
+            timestamp: 1_709_251_201_209_000_000,
+            level: Some(level.into()),
+            service: Some("sshd".into()),
+            host: None,
+            span_id: None,
+            message: Some(message.into()),
         }
-        SqlFormat::Csv => {
-            let mut writer = csv::WriterBuilder::new().with_header(true).build(&mut *out);
-            if result.batches.is_empty() {
-                let names: Vec<&str> = result.schema.fields().iter().map(|f| f.name().as_str()).collect();
-                drop(writer);
-                return writeln!(out, "{}", names.join(","));
-            }
-            for batch in &result.batches {
-                writer.write(batch).map_err(invalid)?;
-            }
-            Ok(())
-        }
-        SqlFormat::Json => {
-            let mut writer = json::ArrayWriter::new(&mut *out);
-            for batch in &result.batches {
-                writer.write(batch).map_err(invalid)?;
-            }
-            writer.finish().map_err(invalid)?;
-            drop(writer);
-            if result.num_rows() == 0 {
-                out.write_all(b"[]")?;
-            }
-            writeln!(out)
-        }
-        SqlFormat::Ndjson => {
-            let mut writer = json::LineDelimitedWriter::new(&mut *out);
-            for batch in &result.batches {
-                writer.write(batch).map_err(invalid)?;
-            }
-            writer.finish().map_err(invalid)
-        }
+    }
+
+    #[test]
+    fn table_is_aligned() {
+        let mut out = Vec::new();
+        let records = [record("error", "connection refused"), record("info", "ok")];
+        write_records(
+            &mut out,
+            &records,
+            &[],
+            2,
+            Format::Table,
+            Layout::Search,
+            TableStyle { color: false, zone: &Zone::utc() },
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "TIME                      LEVEL  SERVICE  HOST  MESSAGE\n\
+             2024-03-01T00:00:01.209Z  error  sshd     -     connection refused\n\
+             2024-03-01T00:00:01.209Z  info   sshd     -     ok\n"
+        );
+    }
+
+    #[test]
+    fn counts_by_value_with_share() {
+        let mut out = Vec::new();
+        let terms = Terms { buckets: vec![(Some("info".to_owned()), 3), (None, 1)], other: 0, distinct: 2 };
+        let by = || Some(ValueCounts { field: "level", terms: &terms, limit: None, bars: false });
+        write_counts(&mut out, 4, by(), Format::Table).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "LEVEL   COUNT   SHARE\ninfo        3   75.0%\n(none)      1   25.0%\ntotal       4  100.0%\n"
+        );
+        let mut out = Vec::new();
+        write_counts(&mut out, 4, by(), Format::Json).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"buckets\":[{\"count\":3,\"share\":75.0,\"value\":\"info\"},{\"count\":1,\"share\":25.0,\"value\":null}],\"by\":\"level\",\"count\":4,\"distinct\":2,\"other\":0}\n"
+        );
+    }
+
+    #[test]
+    fn selected_fields_in_their_order() {
+        let mut record = record("error", "refused");
+        record.json =
+            r#"{"timestamp":"2024-03-01T00:00:01.209000000Z","level":"error","attributes":{"http.status":500}}"#.into();
+        let fields: Vec<String> = ["http.status", "level", "host", "ref", "timestamp"].map(String::from).to_vec();
+        let refs = [EventRef { hour: 474792, batch: 1, row: 7 }];
+        let mut out = Vec::new();
+        write_selected(&mut out, &[record.clone()], &refs, &fields, Format::Ndjson, &Zone::utc()).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"http.status\":500,\"level\":\"error\",\"ref\":\"474792:1:7\",\"timestamp\":\"2024-03-01T00:00:01.209000000Z\"}\n"
+        );
+        let mut out = Vec::new();
+        write_selected(&mut out, &[record], &refs, &fields, Format::Table, &Zone::utc()).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP.STATUS  LEVEL  HOST  REF         TIMESTAMP\n\
+             500          error  -     474792:1:7  2024-03-01T00:00:01.209Z\n"
+        );
+    }
+
+    #[test]
+    fn top_values_with_bars_and_the_rest() {
+        let terms = Terms {
+            buckets: vec![(Some("api".to_owned()), 6), (Some("db".to_owned()), 3), (Some("sshd".to_owned()), 1)],
+            other: 0,
+            distinct: 3,
+        };
+        let mut out = Vec::new();
+        let by = ValueCounts { field: "service", terms: &terms, limit: Some(2), bars: true };
+        write_counts(&mut out, 10, Some(by), Format::Table).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "SERVICE          COUNT   SHARE\n\
+             api                  6   60.0%  ████████████████████████████████████████\n\
+             db                   3   30.0%  ████████████████████\n\
+             (1 other value)      1   10.0%  ██████▋\n\
+             total               10  100.0%\n"
+        );
     }
 }

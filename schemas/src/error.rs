@@ -15,3 +15,16 @@ pub enum ErrorKind {
     /// A bug: report with context and exit non-zero.
     Fatal,
 }
+
+impl ErrorKind {
+    /// The exit code every Sluice binary ends with for an error of this
+    /// kind: 2 the user's to fix (input, flags, query), 3 the operator's
+    /// (disk, permissions, configuration; also retryable overload), 1 a bug.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::UserFixable => 2,
+            ErrorKind::OperatorFixable | ErrorKind::Retryable => 3,
+            ErrorKind::Fatal => 1,
+        }
+    }
+}

@@ -5,6 +5,7 @@
 //! `scripts/test` does): cargo builds another package's binaries only for
 //! that package's own tests.
 
+mod cli;
 mod corpus;
 mod crash;
 mod disk_full;
@@ -13,6 +14,7 @@ mod ingest;
 mod ingest_dry_run;
 mod query;
 mod racing;
+mod readme;
 mod serve;
 mod serve_backpressure;
 mod serve_shippers;
@@ -34,7 +36,7 @@ pub fn binary(name: &str) -> PathBuf {
     let path = profile_dir.join(name);
     assert!(
         path.exists(),
-        "{} not found: build the binaries first with `cargo build --workspace --bins` (scripts/test does)",
+        "{} not found: build the binaries first with `cargo build --profile test --workspace --bins --tests` (scripts/test does)",
         path.display()
     );
     path

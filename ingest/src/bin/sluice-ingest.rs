@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use sluice_ingest::IngestError;
 use sluice_ingest::dry_run::{DryRunConfig, Input, dry_run};
 use sluice_ingest::framing::DEFAULT_MAX_LINE_BYTES;
@@ -40,13 +40,6 @@ fn keep_freed_memory() {
     };
 }
 
-/// Exit codes, one per error kind (documented in --help).
-mod exit {
-    pub const FATAL: u8 = 1;
-    pub const USER: u8 = 2;
-    pub const OPERATOR: u8 = 3;
-}
-
 const AFTER_HELP: &str = "\
 Examples:
   # Ingest files (resumes where it stopped if interrupted) and pipes
@@ -73,7 +66,7 @@ too many rejects); 3 operator-fixable (permissions, disk, unreadable input).";
 /// Read JSON log lines, normalize them against a schema, index and archive
 /// them; or serve HTTP ingest (`sluice-ingest serve`).
 #[derive(Parser, Debug)]
-#[command(name = "sluice-ingest", version, after_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
+#[command(name = "sluice-ingest", version = VERSION.as_str(), after_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
@@ -96,13 +89,56 @@ struct Args {
     /// Fail (exit 2) once more than N lines are rejected.
     #[arg(long, value_name = "N")]
     max_rejected: Option<u64>,
+
+    /// When to color: auto (when writing to a terminal, unless NO_COLOR is set or
+    /// CLICOLOR_FORCE asks for it), always, or never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto, global = true)]
+    color: ColorWhen,
+}
+
+/// The commit built from (`-modified` when the work tree had uncommitted changes).
+const COMMIT: &str = git_version::git_version!(
+    args = ["--always", "--dirty=-modified", "--abbrev=12", "--exclude=*"],
+    fallback = "unknown"
+);
+
+/// `0.1.0 (commit 0123abcd4567)`: the version and the commit built from.
+static VERSION: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{} (commit {COMMIT})", env!("CARGO_PKG_VERSION")));
+
+/// `--color`; the policy is anstream's (see `report`).
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(clap::Subcommand, Debug)]
+#[expect(clippy::large_enum_variant, reason = "parsed once at startup and moved once: a box would buy nothing")]
 enum Command {
     /// Serve HTTP ingest: NDJSON, Elasticsearch bulk, OTLP, Loki; answered only once durable.
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
+    /// Shell completions for sluice-ingest, on stdout (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "\
+Examples:
+  sluice-ingest completions bash > ~/.local/share/bash-completion/completions/sluice-ingest
+  sluice-ingest completions fish > ~/.config/fish/completions/sluice-ingest.fish")]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// The manual page sluice-ingest(1) on stdout, or every page (also sluice-ingest-serve.1) into a directory.
+    #[command(after_help = "\
+Examples:
+  sluice-ingest man | man -l -
+  sluice-ingest man --out-dir ~/.local/share/man/man1")]
+    Man {
+        /// Write sluice-ingest.1 and sluice-ingest-COMMAND.1 into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 /// Where records go and how the pipeline runs: shared by files, pipes and the server.
@@ -263,8 +299,17 @@ fn main() -> ExitCode {
     // Test builds only: the crash and disk-full tests arm fail-points here.
     sluice_index::failpoint::setup_from_env();
     let args = Args::parse();
-    if let Some(Command::Serve(serve_args)) = args.command {
-        return serve(serve_args);
+    match args.color {
+        ColorWhen::Auto => anstream::ColorChoice::Auto,
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        ColorWhen::Never => anstream::ColorChoice::Never,
+    }
+    .write_global();
+    match args.command {
+        Some(Command::Serve(serve_args)) => return serve(serve_args),
+        Some(Command::Completions { shell }) => return completions(shell),
+        Some(Command::Man { out_dir }) => return man(out_dir.as_deref()),
+        None => {}
     }
     if !args.dry_run {
         keep_freed_memory();
@@ -336,8 +381,50 @@ fn serve(args: ServeArgs) -> ExitCode {
     }
 }
 
+/// The completion script for `shell` on stdout.
+fn completions(shell: clap_complete::Shell) -> ExitCode {
+    // clap_complete panics when its writer fails (`… completions bash |
+    // head`): generate into memory, then write.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Args::command(), "sluice-ingest", &mut script);
+    if shell == clap_complete::Shell::Bash {
+        // clap_complete 4.6 spells a hyphenated program's states two ways in
+        // bash (clap-rs/clap#6421, open): its dispatch loop reaches
+        // `sluice__ingest__subcmd__serve` while the case arms say
+        // `sluice__subcmd__ingest__subcmd__serve`, so nothing after a
+        // subcommand completes. Spell the arms as the loop does.
+        let fixed =
+            String::from_utf8_lossy(&script).replace("sluice__subcmd__ingest__subcmd__", "sluice__ingest__subcmd__");
+        script = fixed.into_bytes();
+    }
+    match io::stdout().lock().write_all(&script) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("sluice-ingest: error: cannot write the completions: {error}");
+            ExitCode::from(ErrorKind::OperatorFixable.exit_code())
+        }
+    }
+}
+
+/// sluice-ingest(1) on stdout, or every page into `dir`.
+fn man(dir: Option<&std::path::Path>) -> ExitCode {
+    let written = match dir {
+        None => clap_mangen::Man::new(Args::command()).render(&mut io::stdout()),
+        Some(dir) => std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(Args::command(), dir)),
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("sluice-ingest: error: cannot write the manual: {error}");
+            ExitCode::from(ErrorKind::OperatorFixable.exit_code())
+        }
+    }
+}
+
 fn report(error: &IngestError) -> ExitCode {
-    let color = io::stderr().is_terminal();
+    let color = anstream::AutoStream::choice(&io::stderr()) != anstream::ColorChoice::Never;
     let label = if color { "\x1b[1;31merror\x1b[0m" } else { "error" };
     if error.is_disk_full() {
         let resume = match error {
@@ -355,12 +442,8 @@ fn report(error: &IngestError) -> ExitCode {
             "sluice-ingest: {label}: disk full: {error}\n\
              Free space on the data directory's filesystem (or give --data-dir another one) and {resume}"
         );
-        return ExitCode::from(exit::OPERATOR);
+        return ExitCode::from(ErrorKind::OperatorFixable.exit_code());
     }
     eprintln!("sluice-ingest: {label}: {error}");
-    ExitCode::from(match error.kind() {
-        ErrorKind::UserFixable => exit::USER,
-        ErrorKind::OperatorFixable | ErrorKind::Retryable => exit::OPERATOR,
-        ErrorKind::Fatal => exit::FATAL,
-    })
+    ExitCode::from(error.kind().exit_code())
 }

@@ -1,4 +1,4 @@
-//! `sluice sql`: DataFusion over the Parquet archive, as table `logs`.
+//! DataFusion over the Parquet archive, as table `logs`.
 //!
 //! The archive's hive layout (`date=YYYY-MM-DD/hour=HH`) becomes two
 //! partition columns, `date` (DATE) and `hour` (the directory's text,
@@ -6,8 +6,9 @@
 //! on purpose: typed as an integer, DataFusion turns `date = … AND hour = 7`
 //! into the path prefix `hour=7`, which misses `hour=07`; as text, `hour = 7`
 //! compares numerically and `hour = '07'` as text, both right. Predicates
-//! on `timestamp` skip row groups and pages by their statistics. Staged files (`.parquet.tmp`) are never
-//! read: only committed batches are visible, as for every other command.
+//! on `timestamp` skip row groups and pages by their statistics. Staged
+//! files (`.parquet.tmp`) are never read: only committed batches are
+//! visible, as for every other command.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,8 +19,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::{SessionConfig, SessionContext};
-
-use crate::error::QueryError;
+use sluice_query::QueryError;
 
 /// The result of a statement: its schema (even when no row matched) and
 /// its rows.
@@ -34,21 +34,37 @@ impl SqlResult {
     }
 }
 
-/// Runs one SQL statement over `DIR/archive` as table `logs`.
-pub fn run_sql(data_dir: &Path, sql: &str) -> Result<SqlResult, QueryError> {
-    let dir = sluice_index::data_dir::DataDir::at(data_dir);
-    let archive = dir.archive();
-    if dir.archive_files()?.is_empty() {
-        return Err(QueryError::EmptyDataDir { dir: data_dir.to_owned() });
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(std::thread::available_parallelism().map_or(2, usize::from))
-        .build()
-        .map_err(|e| QueryError::Sql { message: format!("cannot start the query runtime: {e}"), user: false })?;
-    runtime.block_on(execute(&archive, sql)).map_err(sql_error)
+/// A data directory's archive registered as table `logs`, with the runtime
+/// that runs statements over it: open once, run many statements.
+pub struct SqlEngine {
+    runtime: tokio::runtime::Runtime,
+    context: SessionContext,
 }
 
-async fn execute(archive: &Path, sql: &str) -> Result<SqlResult, DataFusionError> {
+impl SqlEngine {
+    /// Registers `DIR/archive` as `logs`. An archive without a committed
+    /// file is [`QueryError::EmptyDataDir`]: there is no schema to plan
+    /// against.
+    pub fn open(data_dir: &Path) -> Result<SqlEngine, QueryError> {
+        let dir = sluice_index::data_dir::DataDir::at(data_dir);
+        if dir.archive_files()?.is_empty() {
+            return Err(QueryError::EmptyDataDir { dir: data_dir.to_owned() });
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(std::thread::available_parallelism().map_or(2, usize::from))
+            .build()
+            .map_err(|e| QueryError::Sql { message: format!("cannot start the query runtime: {e}"), user: false })?;
+        let context = runtime.block_on(register(&dir.archive())).map_err(sql_error)?;
+        Ok(SqlEngine { runtime, context })
+    }
+
+    /// Runs one statement and collects its rows.
+    pub fn run(&self, sql: &str) -> Result<SqlResult, QueryError> {
+        self.runtime.block_on(execute(&self.context, sql)).map_err(sql_error)
+    }
+}
+
+async fn register(archive: &Path) -> Result<SessionContext, DataFusionError> {
     let config = SessionConfig::new().with_information_schema(true);
     let context = SessionContext::new_with_config(config);
     let mut root = archive.canonicalize()?.to_string_lossy().into_owned();
@@ -60,6 +76,10 @@ async fn execute(archive: &Path, sql: &str) -> Result<SqlResult, DataFusionError
     let schema = options.infer_schema(&context.state(), &url).await?;
     let table_config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
     context.register_table("logs", Arc::new(ListingTable::try_new(table_config)?))?;
+    Ok(context)
+}
+
+async fn execute(context: &SessionContext, sql: &str) -> Result<SqlResult, DataFusionError> {
     let frame = context.sql(sql).await?;
     let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
     let batches = frame.collect().await?;

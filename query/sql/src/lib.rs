@@ -1,0 +1,16 @@
+//! `sluice sql`: SQL over a data directory's Parquet archive, as table
+//! `logs` (DataFusion).
+//!
+//! This crate is apart from `sluice-query` because DataFusion is most of the
+//! workspace's build: `sluice` and every other command build in minutes
+//! without it, and `sluice sql` runs this crate's `sluice-sql` binary.
+//!
+//! * [`engine::SqlEngine`]: the archive registered as `logs`; statements
+//!   run on one runtime.
+//! * [`render`]: a result as a table, CSV, JSON or NDJSON.
+
+pub mod engine;
+pub mod render;
+
+pub use engine::{SqlEngine, SqlResult};
+pub use render::{SqlFormat, write_sql_result};

@@ -1,0 +1,322 @@
+//! `sluice`: the incident CLI over a Sluice data directory.
+
+mod cli;
+mod generate;
+mod sql;
+mod terminal;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use cli::{Args, Command, OutputFormat};
+use sluice_query::QueryError;
+use sluice_query::aggregate::Interval;
+use sluice_query::around::EventRef;
+use sluice_query::chart::write_histogram;
+use sluice_query::fetch::FetchedRecord;
+use sluice_query::follow::Follower;
+use sluice_query::output::{
+    Layout, TableStyle, ValueCounts, write_comparison, write_counts, write_fields, write_patterns, write_records,
+    write_rows, write_selected,
+};
+use sluice_query::stats::{Stats, human_bytes};
+use sluice_query::store::Store;
+use sluice_query::time::{TimeRange, Zone, parse_baseline};
+use sluice_schemas::Timestamp;
+use terminal::{error_label, stdout_color};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    anstream::ColorChoice::from(args.color).write_global();
+    let data_dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from("sluice-data"));
+    let result = Zone::parse(&args.tz).map_err(Failure::from).and_then(|zone| run(&args, &data_dir, &zone));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Query(error)) => {
+            eprintln!("sluice: {}: {error}", error_label());
+            ExitCode::from(error.kind().exit_code())
+        }
+        Err(Failure::Sql(error)) => {
+            eprintln!("sluice: {}: {error}", error_label());
+            ExitCode::from(error.kind().exit_code())
+        }
+        // A closed pipe (`sluice search … | head`) is not an error.
+        Err(Failure::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(Failure::Output(error)) => {
+            eprintln!("sluice: {}: cannot write output: {error}", error_label());
+            ExitCode::from(3)
+        }
+    }
+}
+
+enum Failure {
+    Query(QueryError),
+    Sql(sql::SqlUnavailable),
+    Output(io::Error),
+}
+
+impl From<QueryError> for Failure {
+    fn from(error: QueryError) -> Failure {
+        Failure::Query(error)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(error: io::Error) -> Failure {
+        Failure::Output(error)
+    }
+}
+
+fn run(args: &Args, data_dir: &std::path::Path, zone: &Zone) -> Result<(), Failure> {
+    match &args.command {
+        Command::Sql { statement, format } => {
+            return Err(Failure::Sql(sql::exec(data_dir, statement, *format, args.color)));
+        }
+        Command::Completions { shell } => return Ok(generate::completions(*shell, &mut io::stdout())?),
+        Command::Man { out_dir: None } => return Ok(generate::man_page(&mut io::stdout())?),
+        Command::Man { out_dir: Some(dir) } => return Ok(generate::man_pages(dir)?),
+        _ => {}
+    }
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    match &args.command {
+        Command::Search { query, range, limit, oldest_first, fields, format } => {
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
+            let store = open_store(data_dir, range)?;
+            let (hits, total) = store.search(query, range, *limit, *oldest_first)?;
+            note_if_empty(store, query, total);
+            // A table shows five columns: the archive's other pages are not read.
+            let table_only = fields.is_empty() && matches!(format, OutputFormat::Table);
+            let columns = table_only.then_some(&TABLE_COLUMNS[..]);
+            let records = sluice_query::fetch::fetch_columns(store, &hits, columns)?;
+            let refs: Vec<EventRef> = hits.iter().map(EventRef::of).collect();
+            let color = stdout_color();
+            if fields.is_empty() {
+                write_records(
+                    &mut out,
+                    &records,
+                    &refs,
+                    total,
+                    (*format).into(),
+                    Layout::Search,
+                    TableStyle { color, zone },
+                )?;
+            } else {
+                write_selected(&mut out, &records, &refs, fields, (*format).into(), zone)?;
+            }
+            out.flush()?;
+            if matches!(format, OutputFormat::Table) && terminal::stderr_is_terminal() {
+                let order = if *oldest_first { "oldest" } else { "newest" };
+                eprintln!("{} of {total} matches, {order} first", records.len());
+            }
+        }
+        Command::Count { query, by, range, format } => {
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
+            let store = open_store(data_dir, range)?;
+            let total = store.count(query, range)?;
+            note_if_empty(store, query, total);
+            let terms = by.as_deref().map(|field| store.terms(query, range, field)).transpose()?;
+            let by = by.as_deref().zip(terms.as_ref()).map(|(field, terms)| ValueCounts {
+                field,
+                terms,
+                limit: None,
+                bars: false,
+            });
+            write_counts(&mut out, total, by, (*format).into())?;
+            out.flush()?;
+        }
+        Command::Context { event, before, after, format } => {
+            let event: EventRef = event.parse()?;
+            let store = open_store(data_dir, TimeRange::ALL)?;
+            let context = store.context(event, *before, *after)?;
+            let (refs, records): (Vec<EventRef>, Vec<_>) = context.records.into_iter().unzip();
+            let layout = Layout::Context { event: context.event };
+            let color = stdout_color();
+            write_records(
+                &mut out,
+                &records,
+                &refs,
+                records.len() as u64,
+                (*format).into(),
+                layout,
+                TableStyle { color, zone },
+            )?;
+            out.flush()?;
+        }
+        Command::Trace { trace_id, range, format } => {
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
+            let store = open_store(data_dir, range)?;
+            let (records, total) = store.trace(trace_id, range)?;
+            let color = stdout_color();
+            write_records(&mut out, &records, &[], total, (*format).into(), Layout::Trace, TableStyle { color, zone })?;
+            out.flush()?;
+            if matches!(format, OutputFormat::Table) && terminal::stderr_is_terminal() {
+                eprintln!("{}", trace_summary(&records, total));
+            }
+        }
+        Command::Tail { query, range, lines, follow, format } => {
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
+            let color = stdout_color();
+            // The follower starts before the first read, so nothing committed in between is missed.
+            let mut follower = if *follow { Some(Follower::new(data_dir, query, range)?) } else { None };
+            let store = open_store(data_dir, range)?;
+            let (mut hits, total) = store.search(query, range, *lines, false)?;
+            hits.reverse();
+            let records = sluice_query::fetch::fetch(store, &hits)?;
+            let refs: Vec<EventRef> = hits.iter().map(EventRef::of).collect();
+            let format =
+                if follower.is_some() && matches!(format, OutputFormat::Json) { OutputFormat::Ndjson } else { *format };
+            write_records(&mut out, &records, &refs, total, format.into(), Layout::Search, TableStyle { color, zone })?;
+            out.flush()?;
+            while let Some(follower) = follower.as_mut() {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                let records = follower.poll()?;
+                if records.is_empty() {
+                    continue;
+                }
+                if matches!(format, OutputFormat::Table) {
+                    write_rows(&mut out, &records, TableStyle { color, zone })?;
+                } else {
+                    write_records(
+                        &mut out,
+                        &records,
+                        &[],
+                        0,
+                        format.into(),
+                        Layout::Search,
+                        TableStyle { color, zone },
+                    )?;
+                }
+                out.flush()?;
+            }
+        }
+        Command::Patterns { query, range, limit, sample, format } => {
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
+            let store = open_store(data_dir, range)?;
+            let mined = store.patterns(query, &[range], *sample)?;
+            write_patterns(&mut out, &mined, *limit, (*format).into(), zone)?;
+            out.flush()?;
+        }
+        Command::Compare { query, range, baseline, limit, sample, format } => {
+            let now = Timestamp::now();
+            let window = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), now, zone)?;
+            let from = window.from.ok_or(QueryError::WindowNeeded)?;
+            let baseline = parse_baseline(baseline, from, now, zone)?;
+            let both = TimeRange { from: Some(from.min(baseline.0)), to: window.to.map(|to| to.max(baseline.1)) };
+            let store = open_store(data_dir, both)?;
+            let to = match window.to {
+                Some(to) => to,
+                None => store.time_bounds()?.map_or(from + 1, |(_, last)| (last + 1).max(from + 1)),
+            };
+            let comparison = store.compare(query, (from, to), baseline, *sample)?;
+            write_comparison(&mut out, &comparison, *limit, (*format).into(), zone)?;
+            out.flush()?;
+        }
+        Command::Fields { query, range, sample, format } => {
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
+            let report = open_store(data_dir, range)?.fields(query, range, *sample)?;
+            write_fields(&mut out, &report, (*format).into())?;
+            out.flush()?;
+        }
+        Command::Stats { format } => {
+            let stats = open_store(data_dir, TimeRange::ALL)?.stats()?;
+            match format {
+                OutputFormat::Table => write_stats(&mut out, &stats, zone)?,
+                OutputFormat::Json | OutputFormat::Ndjson => {
+                    writeln!(out, "{}", serde_json::to_string(&stats).unwrap_or_default())?
+                }
+            }
+            out.flush()?;
+        }
+        Command::Top { field, query, range, limit, format } => {
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
+            let store = open_store(data_dir, range)?;
+            let total = store.count(query, range)?;
+            note_if_empty(store, query, total);
+            let terms = store.terms(query, range, field)?;
+            let by = ValueCounts { field, terms: &terms, limit: Some(*limit), bars: true };
+            write_counts(&mut out, total, Some(by), (*format).into())?;
+            out.flush()?;
+        }
+        // Ran above, without a data directory's store.
+        Command::Sql { .. } | Command::Completions { .. } | Command::Man { .. } => {}
+        Command::Histogram { query, range, interval, by, format } => {
+            let interval = Interval::parse(interval)?;
+            let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
+            let store = open_store(data_dir, range)?;
+            let histogram = store.histogram(query, range, interval, by.as_deref(), zone)?;
+            let color = stdout_color();
+            write_histogram(&mut out, &histogram, by.as_deref(), (*format).into(), color, terminal_width(), zone)?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// The archive columns a search table shows.
+const TABLE_COLUMNS: [&str; 5] = ["timestamp", "level", "service", "host", "message"];
+
+/// Opens the data directory for the rest of the process. The store is
+/// never dropped: unmapping a few hundred index files one by one costs
+/// milliseconds that the kernel saves by tearing the process down at exit.
+fn open_store(data_dir: &std::path::Path, range: TimeRange) -> Result<&'static Store, QueryError> {
+    Ok(Box::leak(Box::new(Store::open(data_dir, range)?)))
+}
+
+/// Nothing matched: say so if a field name in the query looks like a typo.
+fn note_if_empty(store: &Store, query: &str, total: u64) {
+    if total == 0
+        && let Some(hint) = store.empty_result_hint(query)
+    {
+        eprintln!("sluice: {}: {hint}", terminal::note_label());
+    }
+}
+
+/// Columns for charts: `$COLUMNS` (set by shells for their children when
+/// exported), else 100.
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|c: &usize| *c >= 40).unwrap_or(100)
+}
+
+/// `12 records, 3 services, 1.250 s from first to last`.
+fn trace_summary(records: &[FetchedRecord], total: u64) -> String {
+    let mut services: Vec<&str> = records.iter().filter_map(|r| r.service.as_deref()).collect();
+    services.sort_unstable();
+    services.dedup();
+    let span = match (records.first(), records.last()) {
+        (Some(first), Some(last)) => (last.timestamp - first.timestamp) as f64 / 1e9,
+        _ => 0.0,
+    };
+    let shown = if total > records.len() as u64 { format!(" (first {} shown)", records.len()) } else { String::new() };
+    format!("{total} records{shown}, {} services, {span:.3} s from first to last", services.len())
+}
+
+fn write_stats(out: &mut dyn Write, stats: &Stats, zone: &Zone) -> io::Result<()> {
+    let days = match (stats.days.first(), stats.days.last()) {
+        (Some(first), Some(last)) if stats.days.len() > 1 => {
+            format!("{} ({} … {})", stats.days.len(), first.day, last.day)
+        }
+        (Some(first), _) => format!("1 ({})", first.day),
+        _ => "0".to_owned(),
+    };
+    let rows = [
+        ("data directory", stats.data_dir.clone()),
+        ("records", stats.records.to_string()),
+        ("first", stats.span.map_or_else(|| "-".into(), |(first, _)| zone.full_time(first))),
+        ("last", stats.span.map_or_else(|| "-".into(), |(_, last)| zone.full_time(last))),
+        ("days", days),
+        ("index", human_bytes(stats.index_bytes)),
+        ("archive", format!("{} in {} files", human_bytes(stats.archive_bytes), stats.archive_files)),
+        ("dead letters", stats.dead_letters.to_string()),
+        ("batches", stats.batches.to_string()),
+    ];
+    for (name, value) in rows {
+        writeln!(out, "{name:<15} {value}")?;
+    }
+    Ok(())
+}
