@@ -1,14 +1,23 @@
-"""Reads a Sluice archive with DuckDB and pyarrow, as users will, and checks
-it against the corpus generator's expected counts.
+"""Reads a Sluice archive with DuckDB, pyarrow, Polars and Spark, as users
+will, each the way its documentation reads a Hive-partitioned Parquet
+directory, and checks each against the corpus generator's expected counts:
+row count, counts by level, column types, and the first and last timestamps
+to the nanosecond.
 
     python3 tests/interop/check_archive.py DATA_DIR EXPECTED_JSON
 
 Prints one line per check and exits non-zero on the first failure.
+
+Spark's TIMESTAMP holds microseconds and Spark refuses Parquet's nanosecond
+timestamps unless `spark.sql.legacy.parquet.nanosAsLong` is set; then it
+reads them as nanoseconds since the epoch (BIGINT), which is what this
+checks (and what README's "When one machine is not enough" says).
 """
 import json
 import sys
 
 import duckdb
+import polars as pl
 import pyarrow.dataset as ds
 
 
@@ -34,12 +43,57 @@ def main(data_dir: str, expected_path: str) -> None:
 
     first = con.execute(f"select strftime(min(timestamp) at time zone 'UTC', '%Y-%m-%dT%H:%M:%S.%n') from {source}").fetchone()[0]
     check("duckdb first timestamp to the nanosecond", first + "Z", expected["first_timestamp"])
+    last = con.execute(f"select epoch_ns(max(timestamp)) from {source}").fetchone()[0]
+    check("duckdb last timestamp to the nanosecond", last, iso_to_ns(expected["last_timestamp"]))
 
     table = ds.dataset(f"{data_dir}/archive", format="parquet", partitioning="hive").to_table()
     check("pyarrow row count", table.num_rows, expected["accepted"])
     check("pyarrow timestamp type", str(table.schema.field("timestamp").type), "timestamp[ns, tz=UTC]")
-    last_ns = max(table.column("timestamp").cast("int64").to_pylist())
-    check("pyarrow last timestamp to the nanosecond", last_ns, iso_to_ns(expected["last_timestamp"]))
+    nanos = table.column("timestamp").cast("int64").to_pylist()
+    check("pyarrow first timestamp to the nanosecond", min(nanos), iso_to_ns(expected["first_timestamp"]))
+    check("pyarrow last timestamp to the nanosecond", max(nanos), iso_to_ns(expected["last_timestamp"]))
+    counted = table.group_by("level").aggregate([([], "count_all")]).to_pylist()
+    check("pyarrow counts by level", {row["level"]: row["count_all"] for row in counted}, expected["by_level"])
+    check("pyarrow partition columns", (str(table.schema.field("date").type), str(table.schema.field("hour").type)),
+          ("string", "int32"))
+
+    logs = pl.scan_parquet(f"{data_dir}/archive/**/*.parquet", hive_partitioning=True)
+    schema = logs.collect_schema()
+    check("polars row count", logs.select(pl.len()).collect().item(), expected["accepted"])
+    check("polars timestamp type", str(schema["timestamp"]), "Datetime(time_unit='ns', time_zone='UTC')")
+    check("polars string columns", {str(schema[c]) for c in ["level", "message", "service", "attributes"]}, {"String"})
+    by_level = dict(logs.group_by("level").len().collect().iter_rows())
+    check("polars counts by level", by_level, expected["by_level"])
+    first, last = logs.select(first=pl.col("timestamp").min().dt.epoch("ns"), last=pl.col("timestamp").max().dt.epoch("ns")).collect().row(0)
+    check("polars first timestamp to the nanosecond", first, iso_to_ns(expected["first_timestamp"]))
+    check("polars last timestamp to the nanosecond", last, iso_to_ns(expected["last_timestamp"]))
+
+    check_spark(f"{data_dir}/archive", expected)
+
+
+def check_spark(archive: str, expected: dict) -> None:
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master("local[1]").appName("sluice-archive-check")
+             .config("spark.ui.enabled", "false")
+             .config("spark.sql.session.timeZone", "UTC")
+             .config("spark.sql.legacy.parquet.nanosAsLong", "true")
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        logs = spark.read.parquet(archive)
+        types = dict(logs.dtypes)
+        check("spark row count", logs.count(), expected["accepted"])
+        check("spark timestamp type (nanoseconds since the epoch)", types["timestamp"], "bigint")
+        check("spark column types", {c: types[c] for c in ["level", "message", "service", "date", "hour"]},
+              {"level": "string", "message": "string", "service": "string", "date": "date", "hour": "int"})
+        by_level = {row["level"]: row["count"] for row in logs.groupBy("level").count().collect()}
+        check("spark counts by level", by_level, expected["by_level"])
+        bounds = logs.selectExpr("min(timestamp) AS first", "max(timestamp) AS last").collect()[0]
+        check("spark first timestamp to the nanosecond", bounds["first"], iso_to_ns(expected["first_timestamp"]))
+        check("spark last timestamp to the nanosecond", bounds["last"], iso_to_ns(expected["last_timestamp"]))
+    finally:
+        spark.stop()
 
 
 def iso_to_ns(text: str) -> int:
