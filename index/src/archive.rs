@@ -29,12 +29,12 @@ use arrow_schema::{ArrowError, DataType, Field, Schema as ArrowSchema, SchemaRef
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::errors::ParquetError;
-use parquet::file::metadata::SortingColumn;
+use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use sluice_schemas::{ErrorKind, FieldType, Record, Schema, TypedValue};
 
-use crate::data_dir::{DataDir, batch_file_stem};
+use crate::data_dir::{ARCHIVE_LAYOUT_KEY, ARCHIVE_LAYOUT_VERSION, DataDir, batch_file_stem};
 use crate::failpoint;
 use crate::storage::{Storage, staged_path};
 
@@ -392,7 +392,11 @@ impl ArchiveWriter {
             .set_dictionary_enabled(true)
             .set_statistics_enabled(EnabledStatistics::Page)
             .set_sorting_columns(Some(vec![SortingColumn { column_idx: 0, descending: false, nulls_first: false }]))
-            .set_created_by(concat!("sluice ", env!("CARGO_PKG_VERSION")).to_owned());
+            .set_created_by(concat!("sluice ", env!("CARGO_PKG_VERSION")).to_owned())
+            .set_key_value_metadata(Some(vec![KeyValue::new(
+                ARCHIVE_LAYOUT_KEY.to_owned(),
+                ARCHIVE_LAYOUT_VERSION.to_string(),
+            )]));
         // Sorted timestamps are small deltas: delta encoding stores them in
         // half the bytes of plain + zstd. Timestamps, messages and
         // attributes are nearly all distinct, so a dictionary would be

@@ -63,6 +63,13 @@ pub enum DataDirError {
         root.display()
     )]
     FormatVersion { root: PathBuf, found: u32 },
+    #[error(
+        "archive {} is in layout version {found} (its {ARCHIVE_LAYOUT_FILE}), and this Sluice knows layout version {ARCHIVE_LAYOUT_VERSION} only: upgrade Sluice, or give this one another --data-dir",
+        archive.display()
+    )]
+    ArchiveLayout { archive: PathBuf, found: u32 },
+    #[error("{} is not valid: {source}; it names the archive's layout (`{{\"layout_version\": {ARCHIVE_LAYOUT_VERSION}}}` for this Sluice)", path.display())]
+    ArchiveLayoutFile { path: PathBuf, source: serde_json::Error },
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error(transparent)]
@@ -75,6 +82,8 @@ impl DataDirError {
             DataDirError::Io { .. }
             | DataDirError::Manifest { .. }
             | DataDirError::FormatVersion { .. }
+            | DataDirError::ArchiveLayout { .. }
+            | DataDirError::ArchiveLayoutFile { .. }
             | DataDirError::Lock(_) => ErrorKind::OperatorFixable,
             DataDirError::Index(error) => error.kind(),
         }
@@ -111,6 +120,29 @@ pub struct Manifest {
     pub dead_letters: u64,
     /// Per input path (as given on the command line, made absolute).
     pub checkpoints: BTreeMap<String, Checkpoint>,
+}
+
+/// The archive's layout version: what readers of `DIR/archive` alone (DuckDB,
+/// Spark, another Sluice, the archive on object storage) may rely on.
+/// Version 1: Hive partitions `date=YYYY-MM-DD/hour=HH` in UTC; `*.parquet`
+/// files that appear whole and are never rewritten, with the columns of
+/// [`crate::archive::ArchiveLayout`] and UTC nanosecond timestamps;
+/// `*.parquet.tmp` files are staged and never read. It is written in
+/// [`ARCHIVE_LAYOUT_FILE`] at the archive's root and under
+/// [`ARCHIVE_LAYOUT_KEY`] in each file's key-value metadata.
+pub const ARCHIVE_LAYOUT_VERSION: u32 = 1;
+
+/// The file at the archive's root naming its layout. Its leading `_` keeps
+/// it out of pyarrow's and Spark's datasets, and it is not `*.parquet`.
+pub const ARCHIVE_LAYOUT_FILE: &str = "_sluice_layout.json";
+
+/// The Parquet key-value metadata key naming a file's layout version.
+pub const ARCHIVE_LAYOUT_KEY: &str = "sluice.archive_layout";
+
+/// [`ARCHIVE_LAYOUT_FILE`]'s content.
+#[derive(Debug, Serialize, Deserialize)]
+struct ArchiveLayoutFile {
+    layout_version: u32,
 }
 
 /// The on-disk format this build reads and writes. 2: term dictionaries
@@ -150,13 +182,42 @@ pub struct DataDir {
 }
 
 impl DataDir {
-    /// Opens (creating if needed) the data directory at `root`, for writing.
+    /// Opens (creating if needed) the data directory at `root`, for
+    /// writing. A new archive gets its [`ARCHIVE_LAYOUT_FILE`]; an archive
+    /// in another layout is refused.
     pub fn open(root: &Path) -> Result<DataDir, DataDirError> {
         let dir = DataDir::at(root);
         for path in [dir.index(), dir.archive(), dir.deadletter()] {
             dir.storage.create_dir_all(&path).map_err(DataDirError::io(&path))?;
         }
+        if dir.archive_layout()?.is_none() {
+            let path = dir.archive().join(ARCHIVE_LAYOUT_FILE);
+            let mut json = serde_json::to_vec(&ArchiveLayoutFile { layout_version: ARCHIVE_LAYOUT_VERSION })
+                .map_err(|source| DataDirError::ArchiveLayoutFile { path: path.clone(), source })?;
+            json.push(b'\n');
+            // Two writers racing here write the same bytes; the rename is atomic.
+            dir.storage
+                .write_atomically(&path, &json, "data_dir.layout_staged")
+                .map_err(|(path, source)| DataDirError::Io { path, source })?;
+        }
         Ok(dir)
+    }
+
+    /// The archive's layout version as its [`ARCHIVE_LAYOUT_FILE`] names
+    /// it: `None` without the file (an archive written before the file
+    /// existed is in version 1, or there is no archive yet), an error when
+    /// it names a version this build does not know.
+    pub fn archive_layout(&self) -> Result<Option<u32>, DataDirError> {
+        let path = self.archive().join(ARCHIVE_LAYOUT_FILE);
+        let Some(bytes) = self.storage.read_if_exists(&path).map_err(DataDirError::io(&path))? else {
+            return Ok(None);
+        };
+        let file: ArchiveLayoutFile =
+            serde_json::from_slice(&bytes).map_err(|source| DataDirError::ArchiveLayoutFile { path, source })?;
+        if file.layout_version != ARCHIVE_LAYOUT_VERSION {
+            return Err(DataDirError::ArchiveLayout { archive: self.archive(), found: file.layout_version });
+        }
+        Ok(Some(file.layout_version))
     }
 
     /// The data directory at `root`, for reading: creates nothing.
@@ -356,8 +417,11 @@ mod tests {
     fn parquet_files(dir: &DataDir) -> Vec<String> {
         let mut all = Vec::new();
         collect_every(&dir.archive(), &mut all);
-        let mut names: Vec<String> =
-            all.iter().map(|p| p.strip_prefix(dir.archive()).unwrap().display().to_string()).collect();
+        let mut names: Vec<String> = all
+            .iter()
+            .map(|p| p.strip_prefix(dir.archive()).unwrap().display().to_string())
+            .filter(|name| name != ARCHIVE_LAYOUT_FILE)
+            .collect();
         names.sort();
         names
     }
@@ -440,6 +504,44 @@ mod tests {
             // Recovery is idempotent.
             assert_eq!(dir.recover(&fields, &lock).unwrap().1, Recovery::default());
         }
+    }
+
+    #[test]
+    fn a_new_archive_names_its_layout_and_one_in_an_unknown_layout_is_refused() {
+        let temp = tempfile::tempdir().unwrap();
+        assert_eq!(DataDir::at(temp.path()).archive_layout().unwrap(), None);
+        let dir = DataDir::open(temp.path()).unwrap();
+        let path = dir.archive().join(ARCHIVE_LAYOUT_FILE);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"layout_version\":1}\n");
+        assert_eq!(dir.archive_layout().unwrap(), Some(1));
+        // Opening again keeps it; each archive file names it too.
+        DataDir::open(temp.path()).unwrap();
+        let fields = IndexFields::new(&Schema::builtin());
+        batch(&dir, &fields, 1, r#"{"time":"2024-03-01T10:00:00Z","msg":"m"}"#, 4);
+        let file = dir.archive_files().unwrap().remove(0);
+        let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
+        let metadata = parquet::file::reader::FileReader::metadata(&reader).file_metadata().key_value_metadata();
+        let layout = metadata.unwrap().iter().find(|kv| kv.key == ARCHIVE_LAYOUT_KEY).unwrap();
+        assert_eq!(layout.value.as_deref(), Some("1"));
+
+        std::fs::write(&path, "{\"layout_version\":2}\n").unwrap();
+        let error = DataDir::open(temp.path()).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::OperatorFixable);
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "archive {} is in layout version 2 (its _sluice_layout.json), and this Sluice knows layout version 1 \
+                 only: upgrade Sluice, or give this one another --data-dir",
+                dir.archive().display()
+            )
+        );
+        std::fs::write(&path, "layout 1").unwrap();
+        let error = DataDir::at(temp.path()).archive_layout().unwrap_err().to_string();
+        assert!(error.starts_with(&format!("{} is not valid: ", path.display())), "{error}");
+        assert!(
+            error.ends_with("it names the archive's layout (`{\"layout_version\": 1}` for this Sluice)"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("split.atomic_write", "a day split's meta.json is replaced: the split's own commit point"),
     ("split.sync_dir", "a day split's directory is fsync'd"),
     ("split.delete", "a file of a day split is deleted (merged or rolled-back segments)"),
+    ("data_dir.layout_staged", "a new archive's _sluice_layout.json is written and fsync'd, not yet renamed"),
     ("commit.archive_staged", "a batch's Parquet files are written and fsync'd, not yet committed"),
     ("commit.dead_letters_staged", "a batch's dead letters are written and fsync'd, not yet committed"),
     ("commit.split_early", "a day split was committed early, to open a fifth one, mid-batch"),

@@ -117,7 +117,7 @@ fn duckdb_pyarrow_polars_and_spark_read_the_archive_as_written() {
     assert_eq!(ingested.status.code(), Some(0), "{}", stderr_text(&ingested));
     let packages = "duckdb pyarrow polars pyspark (and Java 17: apt-get install openjdk-17-jre-headless)";
     let stdout = crate::run_python("check_archive.py", &[data.as_os_str(), expected.as_os_str()], packages);
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 38, "{stdout}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 40, "{stdout}");
 }
 
 #[test]

@@ -155,6 +155,20 @@ fn sql_agrees_with_count(data: &Path, expected: &Value) {
     assert_eq!(day[0]["n"], count(&["*", "--from", "2024-03-02", "--to", "2024-03-03"]));
     let hour = sql("SELECT count(*) AS n FROM logs WHERE date = '2024-03-02' AND hour = 7");
     assert_eq!(hour[0]["n"], count(&["*", "--from", "2024-03-02T07:00:00Z", "--to", "2024-03-02T08:00:00Z"]));
+    // …and `--stats` counts the files scanned: only that hour's, of all of them.
+    let parquet_in = |dir: &Path| walk(dir).iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).count();
+    let (in_hour, all) = (parquet_in(&data.join("archive/date=2024-03-02/hour=07")), parquet_in(&data.join("archive")));
+    assert!(in_hour >= 1 && in_hour < all, "{in_hour} of {all}");
+    for (statement, read) in [
+        ("SELECT level, count(*) AS n FROM logs WHERE date = '2024-03-02' AND hour = 7 GROUP BY level", in_hour),
+        ("SELECT level, count(*) AS n FROM logs GROUP BY level", all),
+        // A bare count is answered from the files' statistics: nothing is scanned.
+        ("SELECT count(*) AS n FROM logs WHERE date = '2024-03-02' AND hour = 7", 0),
+    ] {
+        let stats = sluice(data, &["sql", statement, "--format", "csv", "--stats"]);
+        assert_eq!(stats.status.code(), Some(0), "{}", stderr_text(&stats));
+        assert_eq!(stderr_text(&stats), format!("sluice: scanned {read} of {all} archive files\n"), "{statement}");
+    }
     for needle in expected["needles"].as_array().unwrap() {
         let needle = needle.as_str().unwrap();
         let rows = sql(&format!("SELECT message FROM logs WHERE message LIKE '%{needle}%'"));
@@ -169,6 +183,16 @@ fn sql_agrees_with_count(data: &Path, expected: &Value) {
     assert_eq!(bad.status.code(), Some(2));
     let message = stderr_text(&bad);
     assert!(message.starts_with("sluice: error: sql: ") && message.contains("nope"), "{message}");
+}
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
 }
 
 /// `context` returns the event's neighbours from its service and host, as a
@@ -395,6 +419,30 @@ fn errors_say_what_to_do() {
         stderr_text(&bad_field).trim_end(),
         "sluice: error: cannot count by `message`: not a field with a fast column; fields you can count by: host, level, producer, service, severity_number"
     );
+}
+
+/// An archive in a layout version this build does not know (written by a
+/// newer Sluice) is refused by the writer and by `sql`, saying what to do.
+#[test]
+fn an_archive_in_an_unknown_layout_is_refused_by_ingest_and_sql() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let line = br#"{"time":"2024-03-01T10:00:00Z","msg":"x"}"#;
+    assert_eq!(run("sluice-ingest", &["--data-dir", data.to_str().unwrap()], Some(line)).status.code(), Some(0));
+    let layout = data.join("archive/_sluice_layout.json");
+    assert_eq!(std::fs::read_to_string(&layout).unwrap(), "{\"layout_version\":1}\n");
+    std::fs::write(&layout, "{\"layout_version\":2}\n").unwrap();
+    let message = format!(
+        "archive {} is in layout version 2 (its _sluice_layout.json), and this Sluice knows layout version 1 only: \
+         upgrade Sluice, or give this one another --data-dir",
+        data.join("archive").display()
+    );
+    let ingest = run("sluice-ingest", &["--data-dir", data.to_str().unwrap()], Some(line));
+    assert_eq!(ingest.status.code(), Some(3));
+    assert!(stderr_text(&ingest).contains(&message), "{}", stderr_text(&ingest));
+    let sql = sluice(&data, &["sql", "SELECT count(*) FROM logs"]);
+    assert_eq!(sql.status.code(), Some(3));
+    assert_eq!(stderr_text(&sql).trim_end(), format!("sluice: error: {message}"));
 }
 
 /// Starts `sluice tail -f --format ndjson` on `data`; each line it prints

@@ -13,12 +13,14 @@ timestamps unless `spark.sql.legacy.parquet.nanosAsLong` is set; then it
 reads them as nanoseconds since the epoch (BIGINT), which is what this
 checks (and what README's "When one machine is not enough" says).
 """
+import glob
 import json
 import sys
 
 import duckdb
 import polars as pl
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 
 def main(data_dir: str, expected_path: str) -> None:
@@ -54,6 +56,10 @@ def main(data_dir: str, expected_path: str) -> None:
     check("pyarrow last timestamp to the nanosecond", max(nanos), iso_to_ns(expected["last_timestamp"]))
     counted = table.group_by("level").aggregate([([], "count_all")]).to_pylist()
     check("pyarrow counts by level", {row["level"]: row["count_all"] for row in counted}, expected["by_level"])
+    layouts = {pq.read_metadata(f).metadata.get(b"sluice.archive_layout") for f in glob.glob(pattern, recursive=True)}
+    check("every file names layout version 1", layouts, {b"1"})
+    check("the archive names layout version 1", json.load(open(f"{data_dir}/archive/_sluice_layout.json")),
+          {"layout_version": 1})
     check("pyarrow partition columns", (str(table.schema.field("date").type), str(table.schema.field("hour").type)),
           ("string", "int32"))
 

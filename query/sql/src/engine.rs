@@ -17,15 +17,29 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::physical_plan::FileScanConfig;
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::DataFusionError;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use sluice_query::QueryError;
 
-/// The result of a statement: its schema (even when no row matched) and
-/// its rows.
+/// The result of a statement: its schema (even when no row matched), its
+/// rows, and how many archive files it scanned.
 pub struct SqlResult {
     pub schema: SchemaRef,
     pub batches: Vec<RecordBatch>,
+    pub scan: Scan,
+}
+
+/// The archive files a statement's plan scanned, of those committed: what
+/// partition pruning (`date`, `hour`) left. A file whose statistics rule
+/// out every row group is still opened, its row groups skipped unread; an
+/// aggregate the files' statistics answer (a bare `count(*)`) scans none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Scan {
+    pub files_scanned: usize,
+    pub files_committed: usize,
 }
 
 impl SqlResult {
@@ -39,15 +53,18 @@ impl SqlResult {
 pub struct SqlEngine {
     runtime: tokio::runtime::Runtime,
     context: SessionContext,
+    files_committed: usize,
 }
 
 impl SqlEngine {
-    /// Registers `DIR/archive` as `logs`. An archive without a committed
-    /// file is [`QueryError::EmptyDataDir`]: there is no schema to plan
-    /// against.
+    /// Registers `DIR/archive` as `logs`. An archive in a layout this
+    /// build does not know is refused; one without a committed file is
+    /// [`QueryError::EmptyDataDir`]: there is no schema to plan against.
     pub fn open(data_dir: &Path) -> Result<SqlEngine, QueryError> {
         let dir = sluice_index::data_dir::DataDir::at(data_dir);
-        if dir.archive_files()?.is_empty() {
+        dir.archive_layout()?;
+        let files_committed = dir.archive_files()?.len();
+        if files_committed == 0 {
             return Err(QueryError::EmptyDataDir { dir: data_dir.to_owned() });
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -55,12 +72,14 @@ impl SqlEngine {
             .build()
             .map_err(|e| QueryError::Sql { message: format!("cannot start the query runtime: {e}"), user: false })?;
         let context = runtime.block_on(register(&dir.archive())).map_err(sql_error)?;
-        Ok(SqlEngine { runtime, context })
+        Ok(SqlEngine { runtime, context, files_committed })
     }
 
     /// Runs one statement and collects its rows.
     pub fn run(&self, sql: &str) -> Result<SqlResult, QueryError> {
-        self.runtime.block_on(execute(&self.context, sql)).map_err(sql_error)
+        let mut result = self.runtime.block_on(execute(&self.context, sql)).map_err(sql_error)?;
+        result.scan.files_committed = self.files_committed;
+        Ok(result)
     }
 }
 
@@ -82,8 +101,19 @@ async fn register(archive: &Path) -> Result<SessionContext, DataFusionError> {
 async fn execute(context: &SessionContext, sql: &str) -> Result<SqlResult, DataFusionError> {
     let frame = context.sql(sql).await?;
     let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-    let batches = frame.collect().await?;
-    Ok(SqlResult { schema, batches })
+    let plan = frame.create_physical_plan().await?;
+    let batches = datafusion::physical_plan::collect(Arc::clone(&plan), context.task_ctx()).await?;
+    let scan = Scan { files_scanned: files_scanned(&plan), files_committed: 0 };
+    Ok(SqlResult { schema, batches, scan })
+}
+
+/// The files the plan's file scans were given, after partition pruning.
+fn files_scanned(plan: &Arc<dyn ExecutionPlan>) -> usize {
+    let here = plan
+        .downcast_ref::<DataSourceExec>()
+        .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
+        .map_or(0, |scan| scan.file_groups.iter().map(|group| group.len()).sum());
+    here + plan.children().into_iter().map(files_scanned).sum::<usize>()
 }
 
 /// A DataFusion error, classified: a statement that does not parse or

@@ -12,5 +12,5 @@
 pub mod engine;
 pub mod render;
 
-pub use engine::{SqlEngine, SqlResult};
+pub use engine::{Scan, SqlEngine, SqlResult};
 pub use render::{SqlFormat, write_sql_result};

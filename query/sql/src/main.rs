@@ -27,6 +27,10 @@ struct Args {
     /// table, csv, json (an array) or ndjson.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// After the result, print on stderr how many archive files the
+    /// statement scanned, of those committed.
+    #[arg(long)]
+    stats: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -80,7 +84,18 @@ fn main() -> ExitCode {
     };
     let mut out = io::BufWriter::new(io::stdout().lock());
     match write_sql_result(&mut out, &result, format).and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            if args.stats {
+                let scan = result.scan;
+                let _ = writeln!(
+                    io::stderr(),
+                    "sluice: scanned {} of {} archive files",
+                    scan.files_scanned,
+                    scan.files_committed
+                );
+            }
+            ExitCode::SUCCESS
+        }
         // A closed pipe (`sluice sql … | head`) is not an error.
         Err(error) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(error) => {

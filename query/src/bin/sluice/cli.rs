@@ -298,6 +298,12 @@ built apart so that the other commands build in minutes.")]
         /// table, csv, json (an array) or ndjson.
         #[arg(long, value_enum, default_value_t = SqlOutputFormat::Table)]
         format: SqlOutputFormat,
+        /// After the result, print on stderr how many archive files the
+        /// statement scanned, of those committed: filters on `date` and
+        /// `hour` skip whole directories, and a bare `count(*)` is answered
+        /// from the files' statistics without scanning any.
+        #[arg(long)]
+        stats: bool,
     },
     /// The most frequent values of a field among the matches, with counts and share.
     #[command(after_help = "\

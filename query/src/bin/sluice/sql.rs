@@ -33,7 +33,13 @@ impl SqlUnavailable {
 
 /// Replaces this process with `sluice-sql`, which prints the result and
 /// exits with `sluice`'s exit codes. Returns only if it could not start.
-pub fn exec(data_dir: &Path, statement: &str, format: SqlOutputFormat, color: ColorWhen) -> SqlUnavailable {
+pub fn exec(
+    data_dir: &Path,
+    statement: &str,
+    format: SqlOutputFormat,
+    stats: bool,
+    color: ColorWhen,
+) -> SqlUnavailable {
     let (program, beside) = program();
     let mut command = Command::new(&program);
     command
@@ -43,6 +49,7 @@ pub fn exec(data_dir: &Path, statement: &str, format: SqlOutputFormat, color: Co
         .arg(value_name(color))
         .arg("--format")
         .arg(value_name(format))
+        .args(stats.then_some("--stats"))
         // A statement may start with `-`: it is never a flag.
         .arg("--")
         .arg(statement);
