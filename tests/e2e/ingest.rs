@@ -102,22 +102,22 @@ fn many_small_batches_and_stdin() {
     assert!(manifest["last_batch"].as_u64().unwrap() > 5, "{manifest}");
 }
 
-/// DuckDB, pyarrow, Polars and Spark read the archive as it is, and agree
+/// DuckDB, pyarrow, Polars, DataFusion and Spark read the archive as it is, and agree
 /// with the corpus on row count, counts by level, column types and
 /// nanosecond timestamps. `.ci/run` installs them (`pip install duckdb
-/// pyarrow polars pyspark`, and Java from Debian's openjdk-17-jre-headless);
+/// pyarrow polars datafusion pyspark`, and Java from Debian's openjdk-17-jre-headless);
 /// locally, install them the same way.
 #[test]
-fn duckdb_pyarrow_polars_and_spark_read_the_archive_as_written() {
+fn duckdb_pyarrow_polars_datafusion_and_spark_read_the_archive_as_written() {
     let temp = tempfile::tempdir().unwrap();
     let (corpus, _) = generate_corpus(temp.path(), "corpus", &["--size", "3MB", "--seed", "5"]);
     let expected = temp.path().join("corpus.expected.json");
     let data = temp.path().join("data");
     let ingested = run("sluice-ingest", &["--data-dir", data.to_str().unwrap(), corpus.to_str().unwrap()], None);
     assert_eq!(ingested.status.code(), Some(0), "{}", stderr_text(&ingested));
-    let packages = "duckdb pyarrow polars pyspark (and Java 17: apt-get install openjdk-17-jre-headless)";
+    let packages = "duckdb pyarrow polars datafusion pyspark (and Java 17: apt-get install openjdk-17-jre-headless)";
     let stdout = crate::run_python("check_archive.py", &[data.as_os_str(), expected.as_os_str()], packages);
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 40, "{stdout}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 45, "{stdout}");
 }
 
 #[test]

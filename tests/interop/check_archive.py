@@ -1,5 +1,5 @@
-"""Reads a Sluice archive with DuckDB, pyarrow, Polars and Spark, as users
-will, each the way its documentation reads a Hive-partitioned Parquet
+"""Reads a Sluice archive with DuckDB, pyarrow, Polars, DataFusion and
+Spark, as users will, each the way its documentation reads a Hive-partitioned Parquet
 directory, and checks each against the corpus generator's expected counts:
 row count, counts by level, column types, and the first and last timestamps
 to the nanosecond.
@@ -17,8 +17,10 @@ import glob
 import json
 import sys
 
+import datafusion
 import duckdb
 import polars as pl
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -73,6 +75,17 @@ def main(data_dir: str, expected_path: str) -> None:
     first, last = logs.select(first=pl.col("timestamp").min().dt.epoch("ns"), last=pl.col("timestamp").max().dt.epoch("ns")).collect().row(0)
     check("polars first timestamp to the nanosecond", first, iso_to_ns(expected["first_timestamp"]))
     check("polars last timestamp to the nanosecond", last, iso_to_ns(expected["last_timestamp"]))
+
+    context = datafusion.SessionContext()
+    context.register_parquet("logs", f"{data_dir}/archive/", file_extension=".parquet",
+                             table_partition_cols=[("date", pa.string()), ("hour", pa.string())])
+    check("datafusion row count", context.sql("SELECT count(*) AS n FROM logs").to_pylist()[0]["n"], expected["accepted"])
+    check("datafusion timestamp type", str(context.table("logs").schema().field("timestamp").type), "timestamp[ns, tz=UTC]")
+    rows = context.sql("SELECT level, count(*) AS n FROM logs GROUP BY level").to_pylist()
+    check("datafusion counts by level", {row["level"]: row["n"] for row in rows}, expected["by_level"])
+    bounds = context.sql("SELECT CAST(min(timestamp) AS BIGINT) AS first, CAST(max(timestamp) AS BIGINT) AS last FROM logs").to_pylist()[0]
+    check("datafusion first timestamp to the nanosecond", bounds["first"], iso_to_ns(expected["first_timestamp"]))
+    check("datafusion last timestamp to the nanosecond", bounds["last"], iso_to_ns(expected["last_timestamp"]))
 
     check_spark(f"{data_dir}/archive", expected)
 
