@@ -100,7 +100,7 @@ fn main() -> ExitCode {
         Err(error) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(error) => {
             let _ = writeln!(anstream::stderr(), "sluice: \x1b[1;31merror\x1b[0m: cannot write output: {error}");
-            ExitCode::from(3)
+            ExitCode::from(sluice_schemas::ErrorKind::OperatorFixable.exit_code())
         }
     }
 }

@@ -49,7 +49,7 @@ fn main() -> ExitCode {
         Err(Failure::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(Failure::Output(error)) => {
             eprintln!("sluice: {}: cannot write output: {error}", error_label());
-            ExitCode::from(3)
+            ExitCode::from(sluice_schemas::ErrorKind::OperatorFixable.exit_code())
         }
     }
 }
