@@ -16,7 +16,6 @@
 //! [`StagedFile::publish`] renames it. The ingest pipeline publishes only
 //! after the matching index commit, so index and archive agree after a crash.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -30,11 +29,11 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{KeyValue, SortingColumn};
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
 use parquet::schema::types::ColumnPath;
 use sluice_schemas::{ErrorKind, FieldType, Record, Schema, TypedValue};
 
-use crate::data_dir::{ARCHIVE_LAYOUT_KEY, ARCHIVE_LAYOUT_VERSION, DataDir, batch_file_stem};
+use crate::data_dir::{ARCHIVE_LAYOUT_KEY, ARCHIVE_LAYOUT_VERSION};
 use crate::failpoint;
 use crate::storage::{Storage, staged_path};
 
@@ -385,44 +384,11 @@ const NANOS_PER_HOUR: i64 = 3_600_000_000_000;
 impl ArchiveWriter {
     /// `root` is `DIR/archive`; `zstd_level` 1-22 (3 is zstd's default).
     pub fn new(root: &Path, storage: Storage, zstd_level: i32) -> Result<ArchiveWriter, ArchiveError> {
-        let level =
-            ZstdLevel::try_new(zstd_level).map_err(|source| ArchiveError::Parquet { path: root.to_owned(), source })?;
-        let mut properties = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(level))
-            .set_dictionary_enabled(true)
-            .set_statistics_enabled(EnabledStatistics::Page)
+        let properties = archive_properties(zstd_level)
+            .map_err(|source| ArchiveError::Parquet { path: root.to_owned(), source })?
             .set_sorting_columns(Some(vec![SortingColumn { column_idx: 0, descending: false, nulls_first: false }]))
-            .set_created_by(concat!("sluice ", env!("CARGO_PKG_VERSION")).to_owned())
-            .set_key_value_metadata(Some(vec![KeyValue::new(
-                ARCHIVE_LAYOUT_KEY.to_owned(),
-                ARCHIVE_LAYOUT_VERSION.to_string(),
-            )]));
-        // Sorted timestamps are small deltas: delta encoding stores them in
-        // half the bytes of plain + zstd. Timestamps, messages and
-        // attributes are nearly all distinct, so a dictionary would be
-        // built only to be abandoned.
-        for column in ["timestamp", "observed_timestamp"] {
-            properties = properties
-                .set_column_dictionary_enabled(ColumnPath::from(column), false)
-                .set_column_encoding(ColumnPath::from(column), Encoding::DELTA_BINARY_PACKED);
-        }
-        for column in ["message", "attributes", "trace_id", "span_id"] {
-            properties = properties.set_column_dictionary_enabled(ColumnPath::from(column), false);
-        }
-        // Attribute JSON repeats its keys on every row: zstd 9 finds a third
-        // more of that than zstd 3 for little CPU. Messages repeat their
-        // templates' words and many of their values: zstd 6 stores them in
-        // 7.5% fewer bytes than zstd 3 (1 GB corpus: archive 74.6 → 71.3 MB),
-        // for CPU lost in the run-to-run noise; zstd 9 gains 1.5% more for
-        // about 5% of ingest's CPU.
-        let level_at_least = |floor: i32| {
-            ZstdLevel::try_new(zstd_level.max(floor))
-                .map_err(|source| ArchiveError::Parquet { path: root.to_owned(), source })
-        };
-        properties = properties
-            .set_column_compression(ColumnPath::from("attributes"), Compression::ZSTD(level_at_least(9)?))
-            .set_column_compression(ColumnPath::from("message"), Compression::ZSTD(level_at_least(6)?));
-        let properties = properties.build();
+            .set_key_value_metadata(Some(vec![layout_key_value()]))
+            .build();
         Ok(ArchiveWriter { root: root.to_owned(), storage, properties })
     }
 
@@ -461,6 +427,46 @@ impl ArchiveWriter {
     }
 }
 
+/// The `ARCHIVE_LAYOUT_KEY` entry every archive file carries.
+pub fn layout_key_value() -> KeyValue {
+    KeyValue::new(ARCHIVE_LAYOUT_KEY.to_owned(), ARCHIVE_LAYOUT_VERSION.to_string())
+}
+
+/// The writer settings of every archive file, ingest's and compaction's,
+/// at `zstd_level` (1-22); the caller adds sorting columns and metadata.
+pub fn archive_properties(zstd_level: i32) -> Result<WriterPropertiesBuilder, ParquetError> {
+    let level = ZstdLevel::try_new(zstd_level)?;
+    let mut properties = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(level))
+        .set_dictionary_enabled(true)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_created_by(concat!("sluice ", env!("CARGO_PKG_VERSION")).to_owned());
+    // Sorted timestamps are small deltas: delta encoding stores them in
+    // half the bytes of plain + zstd. Timestamps, messages and
+    // attributes are nearly all distinct, so a dictionary would be
+    // built only to be abandoned.
+    for column in ["timestamp", "observed_timestamp"] {
+        properties = properties
+            .set_column_dictionary_enabled(ColumnPath::from(column), false)
+            .set_column_encoding(ColumnPath::from(column), Encoding::DELTA_BINARY_PACKED);
+    }
+    for column in ["message", "attributes", "trace_id", "span_id"] {
+        properties = properties.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
+    // Attribute JSON repeats its keys on every row: zstd 9 finds a third
+    // more of that than zstd 3 for little CPU. Messages repeat their
+    // templates' words and many of their values: zstd 6 stores them in
+    // 7.5% fewer bytes than zstd 3 (1 GB corpus: archive 74.6 → 71.3 MB),
+    // for CPU lost in the run-to-run noise; zstd 9 gains 1.5% more for
+    // about 5% of ingest's CPU.
+    Ok(properties
+        .set_column_compression(
+            ColumnPath::from("attributes"),
+            Compression::ZSTD(ZstdLevel::try_new(zstd_level.max(9))?),
+        )
+        .set_column_compression(ColumnPath::from("message"), Compression::ZSTD(ZstdLevel::try_new(zstd_level.max(6))?)))
+}
+
 /// The archive file under `root` (`DIR/archive`) that holds the record
 /// with this timestamp written by batch `stem` (see `batch_file_stem`).
 pub fn file_path(root: &Path, timestamp_nanos: i64, stem: &str) -> PathBuf {
@@ -486,29 +492,6 @@ pub fn hour_rows(timestamps: &[i64], order: &[u32]) -> Vec<u64> {
     rows
 }
 
-/// Opens the archive file that holds the record with this timestamp written
-/// by `batch`, a batch the manifest records as committed. Between the
-/// manifest store and the rename that publishes it (steps 3 and 4 of the
-/// commit protocol) the file still has its staged name, and its content is
-/// committed: it is read there. Returns the path opened and the file.
-pub fn open_committed(dir: &DataDir, timestamp_nanos: i64, batch: u64) -> std::io::Result<(PathBuf, File)> {
-    let published = file_path(&dir.archive(), timestamp_nanos, &batch_file_stem(batch));
-    let staged = staged_path(&published);
-    let storage = dir.storage();
-    // Published, else still staged, else published in between the two looks.
-    match storage.open_read(&published) {
-        Ok(file) => Ok((published, file)),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => match storage.open_read(&staged) {
-            Ok(file) => Ok((staged, file)),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                storage.open_read(&published).map(|file| (published, file))
-            }
-            Err(error) => Err(error),
-        },
-        Err(error) => Err(error),
-    }
-}
-
 /// `date=YYYY-MM-DD/hour=HH` for an hour since the epoch.
 fn partition_dir(hour: i64) -> PathBuf {
     let text = sluice_schemas::Timestamp::from_nanos(hour.saturating_mul(NANOS_PER_HOUR)).to_string();
@@ -518,6 +501,8 @@ fn partition_dir(hour: i64) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::File;
+
     use super::*;
     use arrow_array::Array;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;

@@ -14,7 +14,7 @@
 //! Who owns what: this crate builds every path above and makes every write
 //! to them, through [`Storage`]. `sluice-ingest` hands it batches
 //! ([`crate::commit`]) and log payloads ([`crate::wal`]); `sluice` reads
-//! through [`DataDir`], [`crate::archive::open_committed`] and the splits.
+//! through [`DataDir`], [`crate::archive_files::RowLocator`] and the splits.
 //!
 //! The commit protocol for batch N ([`crate::commit::BatchCommitter`] runs
 //! steps 2 to 4 as one call):
@@ -172,6 +172,8 @@ pub struct Recovery {
     pub published: usize,
     pub discarded: usize,
     pub splits_rolled_back: usize,
+    /// Archive files an interrupted compaction had superseded, deleted.
+    pub superseded_removed: usize,
 }
 
 /// A data directory: its paths, its storage.
@@ -291,6 +293,8 @@ impl DataDir {
         self.collect(&self.archive(), "tmp", &mut staged)?;
         self.collect(&self.deadletter(), "tmp", &mut staged)?;
         for path in staged {
+            // A compaction's staged output (`part-<first>-<last>`) may be
+            // torn: it goes, and its inputs are still there.
             match batch_of(&path) {
                 Some(batch) if batch <= manifest.last_batch => {
                     let published = path.with_extension("");
@@ -305,6 +309,13 @@ impl DataDir {
             if let Some(parent) = path.parent() {
                 self.storage.sync_dir(parent).map_err(DataDirError::io(parent))?;
             }
+        }
+        // A compaction stopped after publishing its output, before deleting
+        // its inputs: they go now (readers already ignore them).
+        for partition in self.archive_partitions()? {
+            let files = self.storage.list(&partition).map_err(DataDirError::io(&partition))?;
+            recovery.superseded_removed += crate::compact::remove_superseded(&self.storage, &partition, &files)
+                .map_err(|(path, source)| DataDirError::Io { path, source })?;
         }
         recovery.splits_rolled_back = rollback_batches_after(&self.index(), fields, manifest.last_batch)?;
         Ok((manifest, recovery))
@@ -323,12 +334,30 @@ impl DataDir {
         Ok(())
     }
 
-    /// The published archive files, in path order (date, hour, batch).
+    /// The live archive files, in path order (date, hour, batch): those
+    /// published and not superseded by a compaction's output (see
+    /// [`crate::archive_files`]), so each row is in exactly one.
     pub fn archive_files(&self) -> Result<Vec<PathBuf>, DataDirError> {
         let mut files = Vec::new();
         self.collect(&self.archive(), "parquet", &mut files)?;
         files.sort();
-        Ok(files)
+        Ok(crate::archive_files::live_files(&files))
+    }
+
+    /// The archive's partition directories (`date=…/hour=…`), in order.
+    pub fn archive_partitions(&self) -> Result<Vec<PathBuf>, DataDirError> {
+        let mut out = Vec::new();
+        let archive = self.archive();
+        for date in self.storage.list(&archive).map_err(DataDirError::io(&archive))? {
+            if date.is_dir() && date.file_name().is_some_and(|n| n.to_string_lossy().starts_with("date=")) {
+                for hour in self.storage.list(&date).map_err(DataDirError::io(&date))? {
+                    if hour.is_dir() && hour.file_name().is_some_and(|n| n.to_string_lossy().starts_with("hour=")) {
+                        out.push(hour);
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The published dead-letter files, in batch order.
@@ -495,9 +524,9 @@ mod tests {
                 (1..=committed).map(|b| format!("date=2024-03-01/hour=10/{}.parquet", batch_file_stem(b))).collect();
             assert_eq!(files, expected, "archive after crash at step {crash_after_step}");
             let expected_recovery = match crash_after_step {
-                1 => Recovery { published: 0, discarded: 1, splits_rolled_back: 0 },
-                2 => Recovery { published: 0, discarded: 1, splits_rolled_back: 1 },
-                3 => Recovery { published: 1, discarded: 0, splits_rolled_back: 0 },
+                1 => Recovery { published: 0, discarded: 1, splits_rolled_back: 0, superseded_removed: 0 },
+                2 => Recovery { published: 0, discarded: 1, splits_rolled_back: 1, superseded_removed: 0 },
+                3 => Recovery { published: 1, discarded: 0, splits_rolled_back: 0, superseded_removed: 0 },
                 _ => Recovery::default(),
             };
             assert_eq!(recovery, expected_recovery, "crash after step {crash_after_step}");

@@ -15,6 +15,10 @@
 //!   protocol's steps, driven by the ingest pipeline.
 //! * [`storage::Storage`]: the seam every write, fsync, rename and delete
 //!   goes through; [`failpoint`]: where tests make it fail.
+//! * [`archive_files`]: archive file names, which files are live, and
+//!   where a record's row is once compaction has merged its file.
+//! * [`compact::compact`]: each quiet hour's archive files merged into few,
+//!   each quiet day split's segments into one; crash-safe.
 //! * [`lock::WriterLock`]: one writer per data directory.
 //! * [`wal`]: the server's write-ahead log files and framing.
 //! * [`fields::IndexFields`]: a split's tantivy schema; records → documents.
@@ -26,7 +30,9 @@
 //! sources, HTTP or the CLI.
 
 pub mod archive;
+pub mod archive_files;
 pub mod commit;
+pub mod compact;
 pub mod data_dir;
 pub mod failpoint;
 pub mod fields;

@@ -25,6 +25,8 @@ pub enum IngestError {
     #[error(transparent)]
     Wal(#[from] sluice_index::wal::WalError),
     #[error(transparent)]
+    Compact(#[from] sluice_index::compact::CompactError),
+    #[error(transparent)]
     WalDamaged(#[from] crate::serve::wal::WalDamaged),
     #[error(transparent)]
     Serve(#[from] crate::serve::ServeError),
@@ -82,6 +84,7 @@ impl IngestError {
             IngestError::Archive(error) => error.kind(),
             IngestError::Commit(error) => error.kind(),
             IngestError::Wal(error) => error.kind(),
+            IngestError::Compact(error) => error.kind(),
             IngestError::WalDamaged(_) => ErrorKind::OperatorFixable,
             IngestError::Serve(error) => error.kind(),
             IngestError::StdinStopped { source, .. } => source.kind(),

@@ -16,8 +16,10 @@ use arrow_schema::DataType;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use parquet::file::metadata::PageIndexPolicy;
-use sluice_index::archive::{file_path, open_committed};
+use sluice_index::archive::file_path;
+use sluice_index::archive_files::{RowLocation, RowLocator};
 use sluice_index::data_dir::batch_file_stem;
+use sluice_index::storage::staged_path;
 use sluice_schemas::Timestamp;
 
 use crate::error::QueryError;
@@ -43,24 +45,47 @@ pub fn fetch(store: &Store, hits: &[Hit]) -> Result<Vec<FetchedRecord>, QueryErr
 
 /// [`fetch`], reading only `columns` (e.g. `timestamp` and `message` for
 /// `patterns`): the other columns' pages are not even read.
+///
+/// A hit names its batch's file for its hour; once compaction has merged
+/// that file, [`RowLocator`] finds the row in the compacted file. A file
+/// that vanishes between listing and reading (a compaction finished in
+/// between) is looked for again, so a fetch during compaction returns the
+/// same records as before and after it.
 pub fn fetch_columns(store: &Store, hits: &[Hit], columns: Option<&[&str]>) -> Result<Vec<FetchedRecord>, QueryError> {
-    let archive = store.dir.archive();
-    // Keyed by the file's published path; the hit it came from says which.
-    let mut by_file: BTreeMap<PathBuf, (Hit, Vec<(u64, usize)>)> = BTreeMap::new();
-    for (position, hit) in hits.iter().enumerate() {
-        let path = file_path(&archive, hit.timestamp, &batch_file_stem(hit.batch));
-        by_file.entry(path).or_insert_with(|| (*hit, Vec::new())).1.push((hit.row, position));
-    }
+    let mut locator = RowLocator::new();
     let mut out: Vec<Option<FetchedRecord>> = vec![None; hits.len()];
-    for (path, (hit, mut rows)) in by_file {
-        rows.sort_unstable();
-        let (path, file) = open_committed(&store.dir, hit.timestamp, hit.batch)
-            .map_err(|e| QueryError::Archive { path, message: e.to_string() })?;
-        let records = read_rows(&path, file, &rows.iter().map(|(row, _)| *row).collect::<Vec<_>>(), columns)?;
-        for ((_, position), record) in rows.iter().zip(records) {
-            out[*position] = Some(record);
+    let mut pending: Vec<usize> = (0..hits.len()).collect();
+    for attempt in 0..FETCH_ATTEMPTS {
+        let mut by_file: BTreeMap<PathBuf, Vec<(u64, usize)>> = BTreeMap::new();
+        for &position in &pending {
+            let location = locate(store, &mut locator, &hits[position])?;
+            by_file.entry(location.path).or_default().push((location.row, position));
         }
+        let mut retry = Vec::new();
+        for (path, mut rows) in by_file {
+            rows.sort_unstable();
+            let file = match store.dir.storage().open_read(&path) {
+                Ok(file) => file,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound && attempt + 1 < FETCH_ATTEMPTS => {
+                    if let Some(partition) = path.parent() {
+                        locator.forget(partition);
+                    }
+                    retry.extend(rows.iter().map(|(_, position)| *position));
+                    continue;
+                }
+                Err(error) => return Err(QueryError::Archive { path, message: error.to_string() }),
+            };
+            let records = read_rows(&path, file, &rows.iter().map(|(row, _)| *row).collect::<Vec<_>>(), columns)?;
+            for ((_, position), record) in rows.iter().zip(records) {
+                out[*position] = Some(record);
+            }
+        }
+        if retry.is_empty() {
+            break;
+        }
+        pending = retry;
     }
+    let archive = store.dir.archive();
     out.into_iter()
         .zip(hits)
         .map(|(record, hit)| {
@@ -70,6 +95,38 @@ pub fn fetch_columns(store: &Store, hits: &[Hit], columns: Option<&[&str]>) -> R
             })
         })
         .collect()
+}
+
+/// Compactions a fetch outlasts: each attempt follows the files that the
+/// one before found gone.
+const FETCH_ATTEMPTS: usize = 4;
+
+/// Where a hit's row is: its batch's file (published, or still staged
+/// between the commit's manifest store and its rename), else the compacted
+/// file that holds its batch now.
+fn locate(store: &Store, locator: &mut RowLocator, hit: &Hit) -> Result<RowLocation, QueryError> {
+    let archive = store.dir.archive();
+    let published = file_path(&archive, hit.timestamp, &batch_file_stem(hit.batch));
+    let error = |message: String| QueryError::Archive { path: published.clone(), message };
+    let Some(partition) = published.parent() else { return Err(error("no partition".to_owned())) };
+    let storage = store.dir.storage();
+    for _ in 0..FETCH_ATTEMPTS {
+        if let Some(location) =
+            locator.locate(storage, partition, hit.batch, hit.row).map_err(|e| error(e.to_string()))?
+        {
+            return Ok(location);
+        }
+        let staged = staged_path(&published);
+        if staged.exists() {
+            return Ok(RowLocation { path: staged, row: hit.row });
+        }
+        // Published or compacted since the listing: look again.
+        locator.forget(partition);
+    }
+    Err(error(format!(
+        "no archive file holds row {} of batch {}: was the archive file deleted or moved by hand?",
+        hit.row, hit.batch
+    )))
 }
 
 /// Reads `rows` (sorted, may repeat) of one archive file.

@@ -34,7 +34,23 @@ impl Split {
     /// Opens a day split for reading, showing only batches up to
     /// `last_batch` (the manifest's, loaded before). The reader is reloaded
     /// by hand (`tail -f` opens new ones): no watcher thread per split.
+    ///
+    /// A compaction merging the split's segments deletes the old ones once
+    /// its new `meta.json` is in place; a reader that read the old one in
+    /// between finds a segment file gone, and opens the split again.
     fn open(day: &str, path: &Path, last_batch: u64) -> Result<Split, QueryError> {
+        let mut attempt = 0;
+        loop {
+            match Split::open_once(day, path, last_batch) {
+                Err(QueryError::Index { source: tantivy::TantivyError::OpenReadError(_), .. }) if attempt < 3 => {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(day: &str, path: &Path, last_batch: u64) -> Result<Split, QueryError> {
         let tantivy = |source| QueryError::Index { path: path.to_owned(), source };
         let index = Index::open_in_dir(path).map_err(tantivy)?;
         // The split's commit payload is the last batch committed to it (a

@@ -195,8 +195,14 @@ fn man_pages_are_generated_for_each_command() {
     let mut expected: Vec<String> = vec!["sluice.1".to_owned()];
     expected.extend(commands.iter().map(|c| format!("sluice-{c}.1")));
     expected.extend(
-        ["sluice-ingest.1", "sluice-ingest-completions.1", "sluice-ingest-man.1", "sluice-ingest-serve.1"]
-            .map(String::from),
+        [
+            "sluice-ingest.1",
+            "sluice-ingest-compact.1",
+            "sluice-ingest-completions.1",
+            "sluice-ingest-man.1",
+            "sluice-ingest-serve.1",
+        ]
+        .map(String::from),
     );
     expected.sort();
     assert_eq!(pages, expected);

@@ -6,6 +6,7 @@
 //! that package's own tests.
 
 mod cli;
+mod compaction;
 mod corpus;
 mod crash;
 mod disk_full;

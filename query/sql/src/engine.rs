@@ -20,9 +20,13 @@ use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTable
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::DataFusionError;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use sluice_query::QueryError;
+
+use crate::live_store::LiveArchiveStore;
 
 /// The result of a statement: its schema (even when no row matched), its
 /// rows, and how many archive files it scanned.
@@ -75,9 +79,18 @@ impl SqlEngine {
         Ok(SqlEngine { runtime, context, files_committed })
     }
 
-    /// Runs one statement and collects its rows.
+    /// Runs one statement and collects its rows. A file that a compaction
+    /// deleted between the statement's listing and its read makes it run
+    /// again (the new listing has the compacted file instead), so a
+    /// statement during compaction answers as before and after it.
     pub fn run(&self, sql: &str) -> Result<SqlResult, QueryError> {
-        let mut result = self.runtime.block_on(execute(&self.context, sql)).map_err(sql_error)?;
+        let mut attempt = 0;
+        let mut result = loop {
+            match self.runtime.block_on(execute(&self.context, sql)) {
+                Err(error) if attempt + 1 < RUN_ATTEMPTS && is_file_gone(&error) => attempt += 1,
+                other => break other.map_err(sql_error)?,
+            }
+        };
         result.scan.files_committed = self.files_committed;
         Ok(result)
     }
@@ -85,10 +98,18 @@ impl SqlEngine {
 
 async fn register(archive: &Path) -> Result<SessionContext, DataFusionError> {
     let config = SessionConfig::new().with_information_schema(true);
-    let context = SessionContext::new_with_config(config);
+    // No cached listings: a statement run again after a compaction must
+    // list the partitions again (see `SqlEngine::run`).
+    let cache = CacheManagerConfig::default().with_list_files_cache_limit(0);
+    let runtime = RuntimeEnvBuilder::new().with_cache_manager(cache).build_arc()?;
+    let context = SessionContext::new_with_config_rt(config, runtime);
     let mut root = archive.canonicalize()?.to_string_lossy().into_owned();
     root.push('/');
     let url = ListingTableUrl::parse(&root)?;
+    // Listings leave out what a compaction superseded (see `live_store`).
+    crate::live_store::raise_open_file_limit();
+    let local = Arc::new(object_store::local::LocalFileSystem::new());
+    context.register_object_store(url.object_store().as_ref(), Arc::new(LiveArchiveStore::new(local)));
     let options = ListingOptions::new(Arc::new(ParquetFormat::default().with_enable_pruning(true)))
         .with_file_extension(".parquet")
         .with_table_partition_cols(vec![("date".to_owned(), DataType::Date32), ("hour".to_owned(), DataType::Utf8)]);
@@ -105,6 +126,43 @@ async fn execute(context: &SessionContext, sql: &str) -> Result<SqlResult, DataF
     let batches = datafusion::physical_plan::collect(Arc::clone(&plan), context.task_ctx()).await?;
     let scan = Scan { files_scanned: files_scanned(&plan), files_committed: 0 };
     Ok(SqlResult { schema, batches, scan })
+}
+
+/// Runs of a statement that a compaction can cause.
+const RUN_ATTEMPTS: usize = 4;
+
+/// Whether a statement failed because a file it listed was gone when read,
+/// wherever in the chain of causes the "not found" is.
+fn is_file_gone(error: &DataFusionError) -> bool {
+    let gone = |error: &(dyn std::error::Error + 'static)| {
+        error.downcast_ref::<object_store::Error>().is_some_and(|e| matches!(e, object_store::Error::NotFound { .. }))
+            || error.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+            || match error.downcast_ref::<DataFusionError>() {
+                Some(DataFusionError::ObjectStore(e)) => matches!(e.as_ref(), object_store::Error::NotFound { .. }),
+                Some(DataFusionError::IoError(e)) => e.kind() == std::io::ErrorKind::NotFound,
+                Some(DataFusionError::ParquetError(e)) => external_gone(e.as_ref()),
+                _ => false,
+            }
+            || error.downcast_ref::<datafusion::parquet::errors::ParquetError>().is_some_and(external_gone)
+    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = cause {
+        if gone(error) {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
+/// Whether a Parquet reader's error is the object store's "not found".
+fn external_gone(error: &datafusion::parquet::errors::ParquetError) -> bool {
+    match error {
+        datafusion::parquet::errors::ParquetError::External(inner) => inner
+            .downcast_ref::<object_store::Error>()
+            .is_some_and(|e| matches!(e, object_store::Error::NotFound { .. })),
+        _ => false,
+    }
 }
 
 /// The files the plan's file scans were given, after partition pruning.

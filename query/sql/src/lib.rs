@@ -7,9 +7,12 @@
 //!
 //! * [`engine::SqlEngine`]: the archive registered as `logs`; statements
 //!   run on one runtime.
+//! * [`live_store::LiveArchiveStore`]: the archive listed without the
+//!   files a compaction superseded.
 //! * [`render`]: a result as a table, CSV, JSON or NDJSON.
 
 pub mod engine;
+pub mod live_store;
 pub mod render;
 
 pub use engine::{Scan, SqlEngine, SqlResult};

@@ -1,0 +1,421 @@
+//! Archive file names, which files of a partition are live, and where a
+//! record's row is: the one place that knows how compaction renames rows.
+//!
+//! A partition (`date=…/hour=…`) holds two kinds of file:
+//!
+//! * `part-<batch>.parquet`: the rows one ingest batch wrote for that hour,
+//!   sorted by time;
+//! * `part-<first>-<last>.parquet`: a compaction's output, holding the rows
+//!   of every batch file (and earlier output) in that range it merged, each
+//!   input's rows kept together and in their order, inputs in batch order.
+//!   Its key-value metadata ([`BATCHES_KEY`]) lists the batches and their
+//!   row counts, so the row of batch `b`, row `r` is at `r` plus the rows of
+//!   the batches before `b`: references printed before compaction keep
+//!   working.
+//!
+//! A file is **superseded** when a compacted file in the same partition
+//! covers its whole batch range: compaction publishes its output before it
+//! deletes the inputs, so for a moment (or after a crash, until the next
+//! start) both are there. Every Sluice reader keeps to [`live_files`], so
+//! no row is ever read twice; engines that glob the directory see both
+//! during that moment (the layout contract says so).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use crate::storage::Storage;
+
+/// The Parquet key-value metadata key of a compacted file's batches:
+/// `"<batch>:<rows>,<batch>:<rows>,…"`, in row order.
+pub const BATCHES_KEY: &str = "sluice.batches";
+
+/// The Parquet key-value metadata key of a compacted file's row map: for
+/// each of its rows, the position the row had among its inputs' rows (in
+/// batch table order), as zigzag varint deltas, zstd-compressed, in base64.
+/// Compaction re-sorts rows (by service, then time) and a record's index
+/// document still names its batch and row, so this is how the row is found.
+/// Rows of one service keep their input order, so the deltas are small:
+/// about 0.6 bytes a row.
+pub const ROW_MAP_KEY: &str = "sluice.row_map";
+
+/// What an archive file's name says it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ArchiveFileName {
+    /// `part-<batch>.parquet`.
+    Batch(u64),
+    /// `part-<first>-<last>.parquet`, a compaction's output.
+    Compacted { first: u64, last: u64 },
+}
+
+impl ArchiveFileName {
+    /// The name of a published archive file (`….parquet`); `None` for
+    /// anything else (staged files, the layout file, strangers).
+    pub fn parse(path: &Path) -> Option<ArchiveFileName> {
+        let name = path.file_name()?.to_str()?;
+        let stem = name.strip_suffix(".parquet")?.strip_prefix("part-")?;
+        let number = |text: &str| -> Option<u64> {
+            (text.len() == 20 && text.bytes().all(|b| b.is_ascii_digit())).then(|| text.parse().ok()).flatten()
+        };
+        match stem.split_once('-') {
+            None => Some(ArchiveFileName::Batch(number(stem)?)),
+            Some((first, last)) => {
+                let (first, last) = (number(first)?, number(last)?);
+                (first <= last).then_some(ArchiveFileName::Compacted { first, last })
+            }
+        }
+    }
+
+    /// The file stem (`part-…`).
+    pub fn stem(&self) -> String {
+        match self {
+            ArchiveFileName::Batch(batch) => format!("part-{batch:020}"),
+            ArchiveFileName::Compacted { first, last } => format!("part-{first:020}-{last:020}"),
+        }
+    }
+
+    /// The batches it may hold rows of.
+    pub fn range(&self) -> (u64, u64) {
+        match *self {
+            ArchiveFileName::Batch(batch) => (batch, batch),
+            ArchiveFileName::Compacted { first, last } => (first, last),
+        }
+    }
+
+    pub fn is_compacted(&self) -> bool {
+        matches!(self, ArchiveFileName::Compacted { .. })
+    }
+
+    /// Whether `other`'s batches all fall in this compacted file's range.
+    fn covers(&self, other: &ArchiveFileName) -> bool {
+        let (first, last) = self.range();
+        let (other_first, other_last) = other.range();
+        self.is_compacted() && self != other && first <= other_first && other_last <= last
+    }
+}
+
+/// The files of `files` that no compacted file in the same directory
+/// supersedes, in the order given. Files that are not archive files are
+/// dropped.
+pub fn live_files(files: &[PathBuf]) -> Vec<PathBuf> {
+    let mut by_dir: BTreeMap<&Path, Vec<ArchiveFileName>> = BTreeMap::new();
+    for path in files {
+        if let (Some(name), Some(dir)) = (ArchiveFileName::parse(path), path.parent()) {
+            by_dir.entry(dir).or_default().push(name);
+        }
+    }
+    files
+        .iter()
+        .filter(|path| {
+            let (Some(name), Some(dir)) = (ArchiveFileName::parse(path), path.parent()) else { return false };
+            !by_dir[dir].iter().any(|other| other.covers(&name))
+        })
+        .cloned()
+        .collect()
+}
+
+/// The archive files of one partition that a compacted file there
+/// supersedes: what a compaction, finished or stopped by a crash after it
+/// published its output, has left to delete.
+pub fn superseded_files(partition_files: &[PathBuf]) -> Vec<PathBuf> {
+    let live = live_files(partition_files);
+    partition_files
+        .iter()
+        .filter(|path| ArchiveFileName::parse(path).is_some() && !live.contains(path))
+        .cloned()
+        .collect()
+}
+
+/// The `(batch, rows)` list a compacted file's metadata value encodes.
+pub fn parse_batches(value: &str) -> Option<Vec<(u64, u64)>> {
+    value
+        .split(',')
+        .map(|entry| {
+            let (batch, rows) = entry.split_once(':')?;
+            Some((batch.parse().ok()?, rows.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The metadata value of a `(batch, rows)` list (see [`BATCHES_KEY`]).
+pub fn format_batches(batches: &[(u64, u64)]) -> String {
+    batches.iter().map(|(batch, rows)| format!("{batch}:{rows}")).collect::<Vec<_>>().join(",")
+}
+
+/// [`ROW_MAP_KEY`]'s value for `positions` (the input position of each row
+/// written, in written order).
+pub fn encode_row_map(positions: &[u32]) -> String {
+    use base64::Engine;
+    let mut varints = Vec::with_capacity(positions.len() * 2);
+    let mut previous = 0i64;
+    for &position in positions {
+        let delta = i64::from(position) - previous;
+        previous = i64::from(position);
+        let mut zigzag = ((delta << 1) ^ (delta >> 63)) as u64;
+        loop {
+            let byte = (zigzag & 0x7f) as u8;
+            zigzag >>= 7;
+            if zigzag == 0 {
+                varints.push(byte);
+                break;
+            }
+            varints.push(byte | 0x80);
+        }
+    }
+    // zstd into a Vec fails only when allocation does.
+    let compressed = zstd::bulk::compress(&varints, 19).unwrap_or_default();
+    base64::engine::general_purpose::STANDARD.encode(compressed)
+}
+
+/// [`encode_row_map`] undone: the input position of each row, in row
+/// order. `rows` is the file's row count; `None` when the value is damaged
+/// or is not a permutation of `rows` rows.
+pub fn decode_row_positions(value: &str, rows: usize) -> Option<Vec<u32>> {
+    use base64::Engine;
+    let compressed = base64::engine::general_purpose::STANDARD.decode(value).ok()?;
+    // Each row takes one to five varint bytes.
+    let varints = zstd::bulk::decompress(&compressed, rows.checked_mul(5)?.max(1)).ok()?;
+    let mut positions = Vec::with_capacity(rows);
+    let mut seen = vec![false; rows];
+    let (mut previous, mut shift, mut zigzag) = (0i64, 0u32, 0u64);
+    for byte in varints {
+        if shift > 63 {
+            return None;
+        }
+        zigzag |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 != 0 {
+            shift += 7;
+            continue;
+        }
+        let delta = ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
+        previous = previous.checked_add(delta)?;
+        let position = usize::try_from(previous).ok()?;
+        if std::mem::replace(seen.get_mut(position)?, true) {
+            return None;
+        }
+        positions.push(position as u32);
+        (shift, zigzag) = (0, 0);
+    }
+    (positions.len() == rows && shift == 0).then_some(positions)
+}
+
+/// [`decode_row_positions`] turned round: for each input position, the
+/// row it is written at.
+pub fn decode_row_map(value: &str, rows: usize) -> Option<Vec<u32>> {
+    let positions = decode_row_positions(value, rows)?;
+    let mut row_of = vec![0u32; rows];
+    for (row, &position) in positions.iter().enumerate() {
+        row_of[position as usize] = row as u32;
+    }
+    Some(row_of)
+}
+
+/// A compacted file's row map as its input positions, in row order: what
+/// compaction needs to merge the file again (see [`decode_row_positions`]).
+pub fn read_row_positions(file: &File) -> Result<Vec<u32>, String> {
+    let metadata = footer(file)?;
+    let rows = usize::try_from(metadata.file_metadata().num_rows()).map_err(|e| e.to_string())?;
+    decode_row_positions(key_value(&metadata, ROW_MAP_KEY)?, rows)
+        .ok_or_else(|| format!("its {ROW_MAP_KEY} metadata is not a map of its {rows} rows"))
+}
+
+/// Where a record's row is now: the file and the row in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowLocation {
+    pub path: PathBuf,
+    pub row: u64,
+}
+
+/// Finds the rows of batch files in one partition directory, following
+/// compactions. Caches the directory's listing and the compacted files'
+/// batch tables; [`RowLocator::forget`] drops them after a file vanished
+/// (a compaction ran between listing and opening).
+#[derive(Debug, Default)]
+pub struct RowLocator {
+    listings: BTreeMap<PathBuf, Vec<PathBuf>>,
+    batch_tables: BTreeMap<PathBuf, CompactedTable>,
+}
+
+/// What a compacted file's footer says of its rows.
+#[derive(Debug)]
+struct CompactedTable {
+    batches: Vec<(u64, u64)>,
+    /// For each input position, its row.
+    row_of: Vec<u32>,
+}
+
+impl RowLocator {
+    pub fn new() -> RowLocator {
+        RowLocator::default()
+    }
+
+    /// Where row `row` of batch `batch`'s file in `partition` is: the batch's
+    /// own file while it exists, else the live compacted file covering the
+    /// batch, at the row offset its batch table gives. `Ok(None)` when no
+    /// file holds the batch.
+    pub fn locate(
+        &mut self,
+        storage: &Storage,
+        partition: &Path,
+        batch: u64,
+        row: u64,
+    ) -> std::io::Result<Option<RowLocation>> {
+        let own = partition.join(format!("{}.parquet", ArchiveFileName::Batch(batch).stem()));
+        if !self.listings.contains_key(partition) {
+            let listing = live_files(&storage.list(partition)?);
+            self.listings.insert(partition.to_owned(), listing);
+        }
+        let listing = &self.listings[partition];
+        if listing.contains(&own) {
+            return Ok(Some(RowLocation { path: own, row }));
+        }
+        let Some(compacted) = listing
+            .iter()
+            .find(|path| {
+                ArchiveFileName::parse(path).is_some_and(|name| {
+                    let (first, last) = name.range();
+                    name.is_compacted() && first <= batch && batch <= last
+                })
+            })
+            .cloned()
+        else {
+            return Ok(None);
+        };
+        if !self.batch_tables.contains_key(&compacted) {
+            let table = read_compacted_table(&storage.open_read(&compacted)?)
+                .map_err(|message| std::io::Error::other(format!("{}: {message}", compacted.display())))?;
+            self.batch_tables.insert(compacted.clone(), table);
+        }
+        let table = &self.batch_tables[&compacted];
+        let mut offset = 0;
+        for &(table_batch, rows) in &table.batches {
+            if table_batch == batch {
+                if row >= rows {
+                    return Ok(None);
+                }
+                let Some(&new_row) = table.row_of.get((offset + row) as usize) else { return Ok(None) };
+                return Ok(Some(RowLocation { path: compacted, row: u64::from(new_row) }));
+            }
+            offset += rows;
+        }
+        Ok(None)
+    }
+
+    /// Forgets what it read of `partition`, to look again.
+    pub fn forget(&mut self, partition: &Path) {
+        if let Some(listing) = self.listings.remove(partition) {
+            for path in listing {
+                self.batch_tables.remove(&path);
+            }
+        }
+    }
+}
+
+/// A compacted file's batch table, from its footer.
+pub fn read_batch_table(file: &File) -> Result<Vec<(u64, u64)>, String> {
+    batch_table(&footer(file)?)
+}
+
+fn footer(file: &File) -> Result<parquet::file::metadata::ParquetMetaData, String> {
+    parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(file)
+        .map_err(|error| format!("cannot read its footer: {error}"))
+}
+
+fn key_value<'a>(metadata: &'a parquet::file::metadata::ParquetMetaData, key: &str) -> Result<&'a str, String> {
+    metadata
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|pairs| pairs.iter().find(|pair| pair.key == key))
+        .and_then(|pair| pair.value.as_deref())
+        .ok_or_else(|| format!("a compacted archive file without its {key} metadata"))
+}
+
+fn batch_table(metadata: &parquet::file::metadata::ParquetMetaData) -> Result<Vec<(u64, u64)>, String> {
+    let value = key_value(metadata, BATCHES_KEY)?;
+    parse_batches(value).ok_or_else(|| format!("its {BATCHES_KEY} metadata is not valid: {value:?}"))
+}
+
+fn read_compacted_table(file: &File) -> Result<CompactedTable, String> {
+    let metadata = footer(file)?;
+    let batches = batch_table(&metadata)?;
+    let rows = usize::try_from(metadata.file_metadata().num_rows()).map_err(|e| e.to_string())?;
+    let row_of = decode_row_map(key_value(&metadata, ROW_MAP_KEY)?, rows)
+        .ok_or_else(|| format!("its {ROW_MAP_KEY} metadata is not a map of its {rows} rows"))?;
+    Ok(CompactedTable { batches, row_of })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(paths: &[PathBuf]) -> Vec<String> {
+        paths.iter().map(|p| p.display().to_string()).collect()
+    }
+
+    #[test]
+    fn names_round_trip_and_strangers_are_not_archive_files() {
+        let batch = ArchiveFileName::Batch(7);
+        let compacted = ArchiveFileName::Compacted { first: 3, last: 9 };
+        for name in [batch, compacted] {
+            assert_eq!(ArchiveFileName::parse(Path::new(&format!("{}.parquet", name.stem()))), Some(name));
+        }
+        assert_eq!(compacted.stem(), "part-00000000000000000003-00000000000000000009");
+        for stranger in [
+            "part-00000000000000000007.parquet.tmp",
+            "_sluice_layout.json",
+            "part-7.parquet",
+            "part-00000000000000000009-00000000000000000003.parquet",
+            "x.parquet",
+        ] {
+            assert_eq!(ArchiveFileName::parse(Path::new(stranger)), None, "{stranger}");
+        }
+    }
+
+    #[test]
+    fn compacted_files_supersede_the_files_they_cover_in_their_own_partition() {
+        let p = |dir: &str, name: ArchiveFileName| PathBuf::from(format!("{dir}/{}.parquet", name.stem()));
+        use ArchiveFileName::{Batch, Compacted};
+        let files = vec![
+            p("h10", Batch(1)),
+            p("h10", Batch(2)),
+            p("h10", Compacted { first: 1, last: 2 }),
+            p("h10", Batch(3)),
+            p("h11", Batch(2)),
+            p("h12", Compacted { first: 1, last: 4 }),
+            p("h12", Compacted { first: 1, last: 9 }),
+            p("h12", Batch(10)),
+        ];
+        assert_eq!(
+            names(&live_files(&files)),
+            [
+                "h10/part-00000000000000000001-00000000000000000002.parquet",
+                "h10/part-00000000000000000003.parquet",
+                "h11/part-00000000000000000002.parquet",
+                "h12/part-00000000000000000001-00000000000000000009.parquet",
+                "h12/part-00000000000000000010.parquet",
+            ]
+        );
+        let h12: Vec<PathBuf> = files.iter().filter(|f| f.starts_with("h12")).cloned().collect();
+        assert_eq!(names(&superseded_files(&h12)), ["h12/part-00000000000000000001-00000000000000000004.parquet"]);
+    }
+
+    #[test]
+    fn row_maps_round_trip_and_damage_is_refused() {
+        let positions = [3u32, 0, 4, 1, 2];
+        let value = encode_row_map(&positions);
+        // Input position 3 is written first, 0 second, …
+        assert_eq!(decode_row_map(&value, 5), Some(vec![1, 3, 4, 0, 2]));
+        assert_eq!(decode_row_map(&value, 6), None);
+        assert_eq!(decode_row_map(&encode_row_map(&[0, 0]), 2), None);
+        assert_eq!(decode_row_map("not base64!", 5), None);
+        assert_eq!(decode_row_map(&encode_row_map(&[]), 0), Some(vec![]));
+    }
+
+    #[test]
+    fn batch_tables_round_trip() {
+        let table = vec![(1, 10), (4, 0), (9, 3)];
+        assert_eq!(parse_batches(&format_batches(&table)), Some(table));
+        assert_eq!(parse_batches("1:x"), None);
+    }
+}

@@ -1,0 +1,33 @@
+//! `sluice-ingest compact`: the data directory's compaction, run on its own.
+//!
+//! It takes the writer lock (so it never runs beside an ingest into the same
+//! directory), finishes or undoes whatever a crash interrupted (the same
+//! recovery an ingest run starts with), then runs
+//! [`sluice_index::compact::compact`].
+
+use std::path::PathBuf;
+
+use sluice_index::compact::{CompactConfig, CompactReport};
+use sluice_index::data_dir::DataDir;
+use sluice_index::fields::IndexFields;
+
+use crate::IngestError;
+
+/// What `sluice-ingest compact` was asked to do.
+#[derive(Clone, Debug)]
+pub struct CompactRun {
+    pub data_dir: PathBuf,
+    pub compact: CompactConfig,
+}
+
+/// Compacts the data directory; `progress` hears of each partition and split
+/// as it is done.
+pub fn compact(run: &CompactRun, progress: &mut dyn FnMut(&str)) -> Result<CompactReport, IngestError> {
+    let dir = DataDir::open(&run.data_dir).map_err(IngestError::DataDir)?;
+    let lock = dir.lock("sluice-ingest compact").map_err(IngestError::DataDir)?;
+    // Recovery rolls back index documents by their `batch` field, which has
+    // the same place in every schema's splits: the built-in schema will do.
+    let fields = IndexFields::new(&sluice_schemas::Schema::builtin());
+    dir.recover(&fields, &lock).map_err(IngestError::DataDir)?;
+    Ok(sluice_index::compact::compact(&dir, &run.compact, &lock, progress)?)
+}

@@ -1,0 +1,163 @@
+//! The archive as DataFusion lists it: the local file system with the files
+//! a compaction has superseded left out.
+//!
+//! Compaction publishes its output before it deletes the inputs (see
+//! `sluice_index::compact`), so a listing in between holds both; reading
+//! both would count those rows twice. Every listing goes through
+//! [`sluice_index::archive_files::live_files`], the same rule `sluice`'s
+//! other commands follow.
+//!
+//! A statement reads the files its listing found, later, and meanwhile a
+//! compaction may delete them (their rows now in its output, which that
+//! listing did not have). So each file listed is opened there and then and
+//! read through that descriptor ("pinned"), as a tantivy reader keeps its
+//! segments: the listing is a snapshot that stays readable until the engine
+//! is dropped. The process's open-file limit is raised to its hard limit
+//! for that ([`raise_open_file_limit`]).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{
+    Attributes, CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
+    ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
+};
+
+/// An [`ObjectStore`] whose listings keep to the archive's live files.
+/// `inner` must be the local file system rooted at `/`: pinning opens the
+/// path a location names.
+#[derive(Debug)]
+pub struct LiveArchiveStore {
+    inner: Arc<dyn ObjectStore>,
+    pinned: Arc<Mutex<HashMap<Path, Pinned>>>,
+}
+
+/// A listed archive file, open.
+#[derive(Debug)]
+struct Pinned {
+    file: std::fs::File,
+    meta: ObjectMeta,
+}
+
+impl LiveArchiveStore {
+    pub fn new(inner: Arc<dyn ObjectStore>) -> LiveArchiveStore {
+        LiveArchiveStore { inner, pinned: Arc::default() }
+    }
+}
+
+/// Opens each archive file of `objects` not yet pinned. A file gone already
+/// (a compaction deleted it after the listing) is left out of the listing:
+/// its superseding output was published before it went, and the next
+/// listing has it.
+fn pin(pinned: &Mutex<HashMap<Path, Pinned>>, objects: Vec<ObjectMeta>) -> Vec<ObjectMeta> {
+    let mut pinned = pinned.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    objects
+        .into_iter()
+        .filter(|object| {
+            let local = PathBuf::from(format!("/{}", object.location));
+            if sluice_index::archive_files::ArchiveFileName::parse(&local).is_none()
+                || pinned.contains_key(&object.location)
+            {
+                return true;
+            }
+            match std::fs::File::open(&local) {
+                Ok(file) => {
+                    pinned.insert(object.location.clone(), Pinned { file, meta: object.clone() });
+                    true
+                }
+                Err(_) => false,
+            }
+        })
+        .collect()
+}
+
+/// Raises the soft limit on open files to the hard one: a statement over a
+/// month of uncompacted hours pins thousands of files.
+pub fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        // Best effort: without it, the default limit stands.
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
+}
+
+impl fmt::Display for LiveArchiveStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LiveArchiveStore({})", self.inner)
+    }
+}
+
+/// `objects` without those a compacted file in the same directory supersedes.
+fn live(objects: Vec<ObjectMeta>) -> Vec<ObjectMeta> {
+    let paths: Vec<PathBuf> = objects.iter().map(|o| PathBuf::from(o.location.as_ref())).collect();
+    let live = sluice_index::archive_files::live_files(&paths);
+    objects
+        .into_iter()
+        .zip(paths)
+        .filter(|(_, path)| {
+            // Only archive files are judged; anything else passes as it is.
+            sluice_index::archive_files::ArchiveFileName::parse(path).is_none() || live.contains(path)
+        })
+        .map(|(object, _)| object)
+        .collect()
+}
+
+#[async_trait]
+impl ObjectStore for LiveArchiveStore {
+    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(&self, location: &Path, opts: PutMultipartOptions) -> Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+        let pinned = {
+            let pinned = self.pinned.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            pinned.get(location).map(|pin| (pin.file.try_clone(), pin.meta.clone()))
+        };
+        let Some((file, meta)) = pinned else { return self.inner.get_opts(location, options).await };
+        let error = |source: Box<dyn std::error::Error + Send + Sync>| object_store::Error::Generic {
+            store: "LiveArchiveStore",
+            source,
+        };
+        let file = file.map_err(|e| error(Box::new(e)))?;
+        let range = match &options.range {
+            Some(range) => range.as_range(meta.size).map_err(|e| error(Box::new(e)))?,
+            None => 0..meta.size,
+        };
+        let local = PathBuf::from(format!("/{location}"));
+        Ok(GetResult { payload: GetResultPayload::File(file, local), meta, range, attributes: Attributes::default() })
+    }
+
+    fn delete_stream(&self, locations: BoxStream<'static, Result<Path>>) -> BoxStream<'static, Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        let listing = self.inner.list(prefix);
+        let pinned = self.pinned.clone();
+        stream::once(async move { listing.try_collect::<Vec<_>>().await })
+            .map_ok(move |objects| stream::iter(pin(&pinned, live(objects)).into_iter().map(Ok)))
+            .try_flatten()
+            .boxed()
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
+        let mut result = self.inner.list_with_delimiter(prefix).await?;
+        result.objects = pin(&self.pinned, live(result.objects));
+        Ok(result)
+    }
+
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
