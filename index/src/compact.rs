@@ -352,12 +352,20 @@ fn rewrite(
     for column in ["trace_id", "service"] {
         properties = properties.set_column_bloom_filter_enabled(ColumnPath::from(column), true);
     }
-    let file = storage.create(&staged).map_err(CompactError::io(&staged))?;
-    let mut writer = ArrowWriter::try_new(file, sorted.schema(), Some(properties.build()))
-        .map_err(CompactError::parquet(&staged))?;
-    writer.write(&sorted).map_err(CompactError::parquet(&staged))?;
-    let file = writer.into_inner().map_err(CompactError::parquet(&staged))?;
-    file.sync_all().map_err(CompactError::io(&staged))?;
+    let written = (|| {
+        let file = storage.create(&staged).map_err(CompactError::io(&staged))?;
+        let mut writer = ArrowWriter::try_new(file, sorted.schema(), Some(properties.build()))
+            .map_err(CompactError::parquet(&staged))?;
+        writer.write(&sorted).map_err(CompactError::parquet(&staged))?;
+        let file = writer.into_inner().map_err(CompactError::parquet(&staged))?;
+        file.sync_all().map_err(CompactError::io(&staged))
+    })();
+    if let Err(error) = written {
+        // A full disk, say: what was written of the output goes (best
+        // effort; recovery deletes it otherwise), the inputs stay.
+        let _ = storage.remove_file(&staged);
+        return Err(error);
+    }
     failpoint::hit("compact.archive_staged").map_err(CompactError::io(&staged))?;
 
     storage.rename(&staged, &published).map_err(CompactError::io(&published))?;
@@ -443,7 +451,12 @@ pub fn merge_splits(
             continue;
         }
         let mut writer: IndexWriter<TantivyDocument> =
-            index.writer_with_num_threads(1, MIN_MEMORY_BUDGET_PER_THREAD).map_err(tantivy)?;
+            match index.writer_with_num_threads(1, MIN_MEMORY_BUDGET_PER_THREAD) {
+                Ok(writer) => writer,
+                // Ingest in this process has the day open: it is not done.
+                Err(TantivyError::LockFailure(..)) => continue,
+                Err(error) => return Err(tantivy(error)),
+            };
         // Merges only: the policy must not start others meanwhile.
         writer.set_merge_policy(Box::new(tantivy::merge_policy::NoMergePolicy));
         let merge = writer.merge(&segments);

@@ -64,7 +64,7 @@ pub enum DataDirError {
     )]
     FormatVersion { root: PathBuf, found: u32 },
     #[error(
-        "archive {} is in layout version {found} (its {ARCHIVE_LAYOUT_FILE}), and this Sluice knows layout version {ARCHIVE_LAYOUT_VERSION} only: upgrade Sluice, or give this one another --data-dir",
+        "archive {} is in layout version {found} (its {ARCHIVE_LAYOUT_FILE}), and this Sluice knows layout versions {OLDEST_ARCHIVE_LAYOUT_VERSION} to {ARCHIVE_LAYOUT_VERSION} only: upgrade Sluice, or give this one another --data-dir",
         archive.display()
     )]
     ArchiveLayout { archive: PathBuf, found: u32 },
@@ -124,13 +124,28 @@ pub struct Manifest {
 
 /// The archive's layout version: what readers of `DIR/archive` alone (DuckDB,
 /// Spark, another Sluice, the archive on object storage) may rely on.
+///
 /// Version 1: Hive partitions `date=YYYY-MM-DD/hour=HH` in UTC; `*.parquet`
-/// files that appear whole and are never rewritten, with the columns of
-/// [`crate::archive::ArchiveLayout`] and UTC nanosecond timestamps;
-/// `*.parquet.tmp` files are staged and never read. It is written in
-/// [`ARCHIVE_LAYOUT_FILE`] at the archive's root and under
-/// [`ARCHIVE_LAYOUT_KEY`] in each file's key-value metadata.
-pub const ARCHIVE_LAYOUT_VERSION: u32 = 1;
+/// files that appear whole (staged as `*.parquet.tmp`, never read) with the
+/// columns of [`crate::archive::ArchiveLayout`] and UTC nanosecond
+/// timestamps, one per ingest batch and hour, rows in time order.
+///
+/// Version 2 adds compaction (see [`crate::archive_files`]): a file
+/// `part-<first>-<last>.parquet` holds the rows of the batch files (and
+/// earlier compacted files) of its partition in that batch range, ordered by
+/// `service` then `timestamp` (its `sorting_columns` say so), and replaces
+/// them: it is published before they are deleted, so for that moment (or,
+/// after a crash, until the next start) a glob sees both; Sluice's readers
+/// never do. A version-1 archive is a version-2 archive without compacted
+/// files, so this build reads both and names the archive version 2 when it
+/// opens it for writing.
+///
+/// The version is written in [`ARCHIVE_LAYOUT_FILE`] at the archive's root
+/// and under [`ARCHIVE_LAYOUT_KEY`] in each file's key-value metadata.
+pub const ARCHIVE_LAYOUT_VERSION: u32 = 2;
+
+/// The oldest layout version this build reads (and upgrades).
+pub const OLDEST_ARCHIVE_LAYOUT_VERSION: u32 = 1;
 
 /// The file at the archive's root naming its layout. Its leading `_` keeps
 /// it out of pyarrow's and Spark's datasets, and it is not `*.parquet`.
@@ -192,7 +207,7 @@ impl DataDir {
         for path in [dir.index(), dir.archive(), dir.deadletter()] {
             dir.storage.create_dir_all(&path).map_err(DataDirError::io(&path))?;
         }
-        if dir.archive_layout()?.is_none() {
+        if dir.archive_layout()?.is_none_or(|version| version < ARCHIVE_LAYOUT_VERSION) {
             let path = dir.archive().join(ARCHIVE_LAYOUT_FILE);
             let mut json = serde_json::to_vec(&ArchiveLayoutFile { layout_version: ARCHIVE_LAYOUT_VERSION })
                 .map_err(|source| DataDirError::ArchiveLayoutFile { path: path.clone(), source })?;
@@ -216,7 +231,7 @@ impl DataDir {
         };
         let file: ArchiveLayoutFile =
             serde_json::from_slice(&bytes).map_err(|source| DataDirError::ArchiveLayoutFile { path, source })?;
-        if file.layout_version != ARCHIVE_LAYOUT_VERSION {
+        if !(OLDEST_ARCHIVE_LAYOUT_VERSION..=ARCHIVE_LAYOUT_VERSION).contains(&file.layout_version) {
             return Err(DataDirError::ArchiveLayout { archive: self.archive(), found: file.layout_version });
         }
         Ok(Some(file.layout_version))
@@ -541,8 +556,8 @@ mod tests {
         assert_eq!(DataDir::at(temp.path()).archive_layout().unwrap(), None);
         let dir = DataDir::open(temp.path()).unwrap();
         let path = dir.archive().join(ARCHIVE_LAYOUT_FILE);
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"layout_version\":1}\n");
-        assert_eq!(dir.archive_layout().unwrap(), Some(1));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"layout_version\":2}\n");
+        assert_eq!(dir.archive_layout().unwrap(), Some(2));
         // Opening again keeps it; each archive file names it too.
         DataDir::open(temp.path()).unwrap();
         let fields = IndexFields::new(&Schema::builtin());
@@ -551,16 +566,22 @@ mod tests {
         let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
         let metadata = parquet::file::reader::FileReader::metadata(&reader).file_metadata().key_value_metadata();
         let layout = metadata.unwrap().iter().find(|kv| kv.key == ARCHIVE_LAYOUT_KEY).unwrap();
-        assert_eq!(layout.value.as_deref(), Some("1"));
+        assert_eq!(layout.value.as_deref(), Some("2"));
 
-        std::fs::write(&path, "{\"layout_version\":2}\n").unwrap();
+        // Layout 1 (before compaction) is read, and named 2 by the next writer.
+        std::fs::write(&path, "{\"layout_version\":1}\n").unwrap();
+        assert_eq!(DataDir::at(temp.path()).archive_layout().unwrap(), Some(1));
+        DataDir::open(temp.path()).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"layout_version\":2}\n");
+
+        std::fs::write(&path, "{\"layout_version\":3}\n").unwrap();
         let error = DataDir::open(temp.path()).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::OperatorFixable);
         assert_eq!(
             error.to_string(),
             format!(
-                "archive {} is in layout version 2 (its _sluice_layout.json), and this Sluice knows layout version 1 \
-                 only: upgrade Sluice, or give this one another --data-dir",
+                "archive {} is in layout version 3 (its _sluice_layout.json), and this Sluice knows layout versions 1 \
+                 to 2 only: upgrade Sluice, or give this one another --data-dir",
                 dir.archive().display()
             )
         );
@@ -568,7 +589,7 @@ mod tests {
         let error = DataDir::at(temp.path()).archive_layout().unwrap_err().to_string();
         assert!(error.starts_with(&format!("{} is not valid: ", path.display())), "{error}");
         assert!(
-            error.ends_with("it names the archive's layout (`{\"layout_version\": 1}` for this Sluice)"),
+            error.ends_with("it names the archive's layout (`{\"layout_version\": 2}` for this Sluice)"),
             "{error}"
         );
     }

@@ -149,8 +149,7 @@ impl SplitWriters {
             }
             let path = self.root.join(day_name(day));
             let index = open_or_create(&path, &self.fields)?;
-            let writer = index
-                .writer_with_num_threads(self.threads, self.memory_budget_bytes)
+            let writer = open_writer(&index, self.threads, self.memory_budget_bytes)
                 .map_err(|source| IndexError::Tantivy { path: path.clone(), source })?;
             self.open.insert(day, (writer, false));
         }
@@ -209,6 +208,29 @@ impl SplitWriters {
         Ok(())
     }
 }
+
+/// A writer for a day split. The split's writer lock may be held for a
+/// while by compaction merging its segments (a day that had gone quiet
+/// receiving a late record): wait for it, up to [`WRITER_LOCK_WAIT`].
+fn open_writer(
+    index: &Index,
+    threads: usize,
+    memory_budget_bytes: usize,
+) -> Result<IndexWriter<TantivyDocument>, TantivyError> {
+    let started = std::time::Instant::now();
+    loop {
+        match index.writer_with_num_threads(threads, memory_budget_bytes) {
+            Err(TantivyError::LockFailure(..)) if started.elapsed() < WRITER_LOCK_WAIT => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Longest wait for a day split's writer lock: more than a merge of a busy
+/// day's segments takes.
+pub const WRITER_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Commits a day's writer with `batch` as the commit payload.
 fn commit_split(

@@ -179,13 +179,15 @@ fn compaction_keeps_every_answer_and_every_reference() {
     let compacted = compact(&data, &["--zstd-level", "3"], "");
     assert_eq!(compacted.status.code(), Some(0), "{}", stderr_text(&compacted));
     let summary = stderr_text(&compacted);
-    assert!(summary.starts_with(&format!("compacted {files_before} archive files (")), "{summary}");
-    assert!(
-        summary.contains(&format!("in {} hours into {} (", partitions_before.len(), partitions_before.len())),
-        "{summary}"
+    let hours = partitions_before.len();
+    let lines: Vec<&str> = summary.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("compacted {files_before} archive files in {hours} hours into {hours} files, {accepted} rows")
     );
-    assert!(summary.contains(&format!(", {accepted} rows; {splits} index splits from ")), "{summary}");
-    assert!(summary.trim_end().ends_with(&format!(" segments into {splits}")), "{summary}");
+    assert!(lines[1].starts_with("  archive: ") && lines[1].ends_with("%)"), "{summary}");
+    assert!(lines[2].starts_with(&format!("  index: {splits} day splits, ")), "{summary}");
+    assert!(lines[2].ends_with(&format!(" segments -> {splits}")), "{summary}");
 
     // One file an hour, named for the batches it holds; one segment a day.
     let partitions_after = files_per_partition(&data);
@@ -215,15 +217,15 @@ fn compaction_keeps_every_answer_and_every_reference() {
             assert_eq!(bloom, name == "trace_id" || name == "service", "{name} {index}");
         }
         let layout = metadata.file_metadata().key_value_metadata().unwrap();
-        assert!(layout.iter().any(|kv| kv.key == "sluice.archive_layout" && kv.value.as_deref() == Some("1")));
+        assert!(layout.iter().any(|kv| kv.key == "sluice.archive_layout" && kv.value.as_deref() == Some("2")));
     }
 
     // Compacting again has nothing to do.
     let again = compact(&data, &[], "");
     assert_eq!(again.status.code(), Some(0), "{}", stderr_text(&again));
     assert_eq!(
-        stderr_text(&again).trim(),
-        "compacted 0 archive files (0.0 kB) in 0 hours into 0 (0.0 kB, 0%), 0 rows; 0 index splits from 0 segments into 0"
+        stderr_text(&again),
+        "compacted 0 archive files in 0 hours into 0 files, 0 rows\n  archive: 0.0 kB -> 0.0 kB (0%)\n  index: 0 day splits, 0 segments -> 0\n"
     );
 
     // New batches into compacted hours, compacted in turn: the references
@@ -306,4 +308,81 @@ fn readers_during_compaction_see_every_record_once() {
     assert_eq!(compacted.status.code(), Some(0), "{}", stderr_text(&compacted));
     assert_same(&before, &answers(&data, &expected, &[], false), "after compaction");
     eprintln!("{rounds} rounds of reads during compaction");
+}
+
+/// A long `sluice-ingest` run (here a pipe that writes now and then)
+/// compacts the hours nothing has been written to for `--compact-after`,
+/// in the background, while it goes on ingesting and readers read.
+#[test]
+fn a_long_run_compacts_quiet_hours_in_the_background() {
+    let temp = tempfile::tempdir().unwrap();
+    let (corpus, expected) =
+        generate_corpus(temp.path(), "corpus", &["--size", "300KB", "--seed", "8", "--days", "1", "--malformed", "0"]);
+    let lines: Vec<String> = std::fs::read_to_string(&corpus).unwrap().lines().map(str::to_owned).collect();
+    let accepted = expected["accepted"].as_u64().unwrap() as usize;
+    assert_eq!(accepted, lines.iter().filter(|line| !line.trim().is_empty()).count());
+    let data = temp.path().join("data");
+    let mut child = Command::new(binary("sluice-ingest"))
+        .args(["--data-dir", data.to_str().unwrap(), "--commit-interval", "100ms", "--compact-after", "1s"])
+        .args(["--compact-zstd-level", "3"])
+        .current_dir(workspace())
+        .env_remove("SLUICE_DATA_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let count = || -> usize {
+        let output = sluice(&data, &["count", "*", "--format", "json"]);
+        if output.status.code() == Some(2) && stderr_text(&output).contains("no data in") {
+            return 0; // nothing committed yet
+        }
+        assert_eq!(output.status.code(), Some(0), "{}", stderr_text(&output));
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()["count"].as_u64().unwrap() as usize
+    };
+    // The first three quarters, in four writes a commit apart: several
+    // files in most hours.
+    let first = lines.len() * 3 / 4;
+    let mut sent = 0;
+    for piece in lines[..first].chunks(first.div_ceil(4)) {
+        use std::io::Write;
+        stdin.write_all((piece.join("\n") + "\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        sent += piece.len();
+        let started = std::time::Instant::now();
+        while count() < sent && started.elapsed() < std::time::Duration::from_secs(20) {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let several = files_per_partition(&data).iter().filter(|(_, files)| files.len() > 1).count();
+    assert!(several > 0, "{:?}", files_per_partition(&data));
+    // Quiet for a second: the run compacts every hour, with stdin still open.
+    let started = std::time::Instant::now();
+    loop {
+        let partitions = files_per_partition(&data);
+        let compacted = partitions.iter().all(|(_, files)| files.len() == 1 && files[0].matches('-').count() == 2);
+        if compacted {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "not compacted: {partitions:?}");
+        assert_eq!(count(), first);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let all = ok(&data, &["search", "*", "--oldest-first", "--limit", "1000000", "--format", "ndjson"]);
+    assert_eq!(all.lines().count(), first);
+    // The rest, then the end of input: every record once.
+    {
+        use std::io::Write;
+        stdin.write_all((lines[first..].join("\n") + "\n").as_bytes()).unwrap();
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(count(), accepted);
+    let all = ok(&data, &["search", "*", "--oldest-first", "--limit", "1000000", "--format", "ndjson"]);
+    assert_eq!(all.lines().count(), accepted);
+    let sql = ok(&data, &["sql", "SELECT count(*) AS n FROM logs", "--format", "csv"]);
+    assert_eq!(sql, format!("n\n{accepted}\n"));
 }

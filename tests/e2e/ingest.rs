@@ -118,6 +118,11 @@ fn duckdb_pyarrow_polars_datafusion_and_spark_read_the_archive_as_written() {
     let packages = "duckdb pyarrow polars datafusion pyspark (and Java 17: apt-get install openjdk-17-jre-headless)";
     let stdout = crate::run_python("check_archive.py", &[data.as_os_str(), expected.as_os_str()], packages);
     assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 45, "{stdout}");
+    // And once compacted: files re-sorted by service, with bloom filters.
+    let compacted = run("sluice-ingest", &["compact", "--data-dir", data.to_str().unwrap(), "--zstd-level", "3"], None);
+    assert_eq!(compacted.status.code(), Some(0), "{}", stderr_text(&compacted));
+    let stdout = crate::run_python("check_archive.py", &[data.as_os_str(), expected.as_os_str()], packages);
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 45, "{stdout}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! The README's commands, run as written: the Quick start and "Investigating
-//! an incident", each output block compared with what the commands print.
+//! The README's commands, run as written: the Quick start, "Investigating
+//! an incident" and "Compaction", each output block compared with what the
+//! commands print.
 //!
 //! The README's conventions, which this test relies on:
 //! * A `sh` block holds commands, run in order in one shell (so `export`
@@ -30,6 +31,11 @@ const NOT_RUN: [(&str, &str); 2] = [
 #[test]
 fn quick_start_prints_what_the_readme_shows() {
     check_section("Quick start");
+}
+
+#[test]
+fn compaction_prints_what_the_readme_shows() {
+    check_section("Compaction");
 }
 
 #[test]

@@ -115,6 +115,7 @@ enum ColorWhen {
 }
 
 #[derive(clap::Subcommand, Debug)]
+#[expect(clippy::large_enum_variant, reason = "parsed once at startup and moved once: a box would buy nothing")]
 enum Command {
     /// Serve HTTP ingest: NDJSON, Elasticsearch bulk, OTLP, Loki; answered only once durable.
     #[command(after_help = SERVE_HELP)]
@@ -149,6 +150,17 @@ struct PipelineArgs {
     /// Data directory [default: $SLUICE_DATA_DIR, else ./sluice-data].
     #[arg(long, value_name = "DIR", env = "SLUICE_DATA_DIR")]
     data_dir: Option<PathBuf>,
+
+    /// Compact each archive hour and index day nothing has been written to
+    /// for this long (10m, 1h), in the background; `off` leaves it to
+    /// `sluice-ingest compact`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_compact_after, default_value = "10m")]
+    compact_after: CompactAfter,
+
+    /// zstd level of the files background compaction writes, 1-22.
+    #[arg(long, value_name = "LEVEL", default_value_t = sluice_index::compact::DEFAULT_ZSTD_LEVEL,
+          value_parser = clap::value_parser!(i32).range(1..=22))]
+    compact_zstd_level: i32,
 
     /// Schema file (TOML) that extends the built-in default schema.
     #[arg(long, value_name = "FILE")]
@@ -190,6 +202,14 @@ impl PipelineArgs {
     fn config(&self, inputs: Vec<Input>) -> IngestConfig {
         let data_dir = self.data_dir.clone().unwrap_or_else(|| PathBuf::from("sluice-data"));
         let mut config = IngestConfig::new(data_dir, inputs);
+        config.compaction = match self.compact_after {
+            CompactAfter::Off => None,
+            CompactAfter::Quiet(quiet_for) => Some(sluice_ingest::background_compaction::BackgroundCompaction {
+                quiet_for,
+                zstd_level: self.compact_zstd_level,
+                target_file_bytes: sluice_index::compact::DEFAULT_TARGET_FILE_BYTES,
+            }),
+        };
         config.schema = self.schema.clone();
         config.service = self.service.clone();
         config.max_line_bytes = self.max_line_bytes;
@@ -321,6 +341,20 @@ enum WalDamage {
     Refuse,
 }
 
+/// `--compact-after`.
+#[derive(Clone, Copy, Debug)]
+enum CompactAfter {
+    Off,
+    Quiet(Duration),
+}
+
+fn parse_compact_after(text: &str) -> Result<CompactAfter, String> {
+    if text == "off" {
+        return Ok(CompactAfter::Off);
+    }
+    parse_duration(text).map(CompactAfter::Quiet).map_err(|error| format!("{error}, or `off`"))
+}
+
 /// `500ms`, `1s`, `1.5s`, `2m`, `1h`: a number and a unit.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let expected = || format!("`{text}` is not a duration: expected a number and a unit, like 500ms, 1s or 2m");
@@ -442,19 +476,22 @@ fn compact(args: CompactArgs) -> ExitCode {
     };
     match sluice_ingest::compact::compact(&run, &mut progress) {
         Ok(report) => {
-            let percent = |part: u64, whole: u64| if whole == 0 { 0.0 } else { 100.0 * part as f64 / whole as f64 };
+            let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+            let share = if report.bytes_read == 0 {
+                0.0
+            } else {
+                100.0 * report.bytes_written as f64 / report.bytes_read as f64
+            };
             eprintln!(
-                "compacted {} archive files ({}) in {} hours into {} ({}, {:.0}%), {} rows; \
-                 {} index splits from {} segments into {}",
-                report.files_read,
+                "compacted {} in {} into {}, {}\n  archive: {} -> {} ({share:.0}%)\n  index: {}, {} -> {}",
+                plural(report.files_read, "archive file", "archive files"),
+                plural(report.partitions, "hour", "hours"),
+                plural(report.files_written, "file", "files"),
+                plural(report.rows as usize, "row", "rows"),
                 human_bytes(report.bytes_read),
-                report.partitions,
-                report.files_written,
                 human_bytes(report.bytes_written),
-                percent(report.bytes_written, report.bytes_read),
-                report.rows,
-                report.splits_merged,
-                report.segments_before,
+                plural(report.splits_merged, "day split", "day splits"),
+                plural(report.segments_before, "segment", "segments"),
                 report.segments_after,
             );
             ExitCode::SUCCESS

@@ -42,6 +42,7 @@ use sluice_index::lock::WriterLock;
 use sluice_index::splits::SplitWriters;
 use sluice_schemas::{CompiledSchema, Normalizer, NormalizerConfig};
 
+use crate::background_compaction::{BackgroundCompaction, Compactor};
 use crate::dry_run::load_schema;
 use crate::error::IngestError;
 use crate::progress::Progress;
@@ -75,6 +76,8 @@ pub struct IngestConfig {
     /// tantivy's indexing memory for an open day split (all its threads).
     pub index_memory_bytes: usize,
     pub zstd_level: i32,
+    /// Compaction in the background of the run (`None`: none).
+    pub compaction: Option<BackgroundCompaction>,
     /// Print a progress line on stderr (the binary sets it when stderr is a terminal).
     pub progress: bool,
     /// How the writer lock names this run to a refused second writer.
@@ -97,6 +100,7 @@ impl IngestConfig {
             index_threads: cores.clamp(1, 4),
             index_memory_bytes: 96 << 20,
             zstd_level: 3,
+            compaction: None,
             progress: false,
             command: std::env::args().collect::<Vec<_>>().join(" "),
         }
@@ -247,6 +251,8 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
     let progress = Progress::new();
     let normalizers: Vec<ChunkNormalizer> = (0..workers).map(|_| stores.chunk_normalizer(config)).collect();
     let reads_stdin = inputs.contains(&Input::Stdin);
+    let compactor =
+        config.compaction.clone().map(|schedule| Compactor::start(stores.dir.clone(), stores.lock.clone(), schedule));
     let Stores { manifest, mut batcher, mut committer, .. } = stores;
     // A previous run's stdin is not this one's.
     committer.forget(STDIN_CHECKPOINT_KEY);
@@ -310,6 +316,9 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
         }
         (read_result, batch_result, commit_result, stdin_committed)
     });
+    if let Some(compactor) = compactor {
+        compactor.stop();
+    }
     // The first failure in pipeline order is the cause; later stages only saw it stop.
     let stopped = |error: IngestError| {
         if !reads_stdin {

@@ -226,6 +226,9 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
 
     let ingest = &config.ingest;
     let stores = Stores::open(ingest)?;
+    let compactor = ingest.compaction.clone().map(|schedule| {
+        crate::background_compaction::Compactor::start(stores.dir.clone(), stores.lock.clone(), schedule)
+    });
     let workers = ingest.workers.max(1);
     let data_dir = stores.dir.clone();
     let wal_dir = data_dir.wal();
@@ -252,7 +255,7 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
     let (jobs_tx, jobs_rx) = bounded::<Job>(config.max_requests_in_flight.max(1));
     let progress = Progress::new();
 
-    std::thread::scope(|scope| {
+    let result = std::thread::scope(|scope| {
         let progress = &progress;
         let tailing = {
             let shared = shared.clone();
@@ -329,7 +332,11 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
         served?;
         summary.elapsed = started.elapsed();
         Ok(summary)
-    })
+    });
+    if let Some(compactor) = compactor {
+        compactor.stop();
+    }
+    result
 }
 
 fn wal_checkpoint(end: u64) -> (String, Checkpoint) {
