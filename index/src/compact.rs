@@ -147,6 +147,22 @@ pub struct CompactReport {
     pub segments_after: usize,
 }
 
+impl std::ops::AddAssign<&CompactReport> for CompactReport {
+    /// Sums the reports of several rounds (background compaction).
+    fn add_assign(&mut self, other: &CompactReport) {
+        self.partitions += other.partitions;
+        self.files_read += other.files_read;
+        self.files_written += other.files_written;
+        self.bytes_read += other.bytes_read;
+        self.bytes_written += other.bytes_written;
+        self.rows += other.rows;
+        self.leftovers_removed += other.leftovers_removed;
+        self.splits_merged += other.splits_merged;
+        self.segments_before += other.segments_before;
+        self.segments_after += other.segments_after;
+    }
+}
+
 /// Compacts the archive, then the index, of a data directory whose writer
 /// lock the caller holds (ingest and compaction never write at once).
 /// `progress` hears of each partition and split as it is done.

@@ -332,6 +332,11 @@ impl DataDir {
             recovery.superseded_removed += crate::compact::remove_superseded(&self.storage, &partition, &files)
                 .map_err(|(path, source)| DataDirError::Io { path, source })?;
         }
+        // A retention stopped after moving a day aside: it goes now.
+        crate::retention::finish_interrupted(self).map_err(|error| match error {
+            crate::retention::RetentionError::Io { path, source } => DataDirError::Io { path, source },
+            other => DataDirError::Io { path: self.root.clone(), source: std::io::Error::other(other.to_string()) },
+        })?;
         recovery.splits_rolled_back = rollback_batches_after(&self.index(), fields, manifest.last_batch)?;
         Ok((manifest, recovery))
     }

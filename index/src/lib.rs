@@ -19,6 +19,7 @@
 //!   where a record's row is once compaction has merged its file.
 //! * [`compact::compact`]: each quiet hour's archive files merged into few,
 //!   each quiet day split's segments into one; crash-safe.
+//! * [`retention`]: whole days dropped past the horizon; crash-safe.
 //! * [`lock::WriterLock`]: one writer per data directory.
 //! * [`wal`]: the server's write-ahead log files and framing.
 //! * [`fields::IndexFields`]: a split's tantivy schema; records → documents.
@@ -37,6 +38,7 @@ pub mod data_dir;
 pub mod failpoint;
 pub mod fields;
 pub mod lock;
+pub mod retention;
 pub mod split_directory;
 pub mod splits;
 pub mod storage;

@@ -60,6 +60,21 @@ pub fn day_name(day: i64) -> String {
     sluice_schemas::Timestamp::from_nanos(day.saturating_mul(NANOS_PER_DAY)).to_string()[..10].to_owned()
 }
 
+/// The day since the epoch a split directory name (`YYYY-MM-DD`) stands for.
+pub fn parse_day(name: &str) -> Option<i64> {
+    if name.len() != 10 {
+        return None;
+    }
+    let zone = sluice_schemas::timestamp::DefaultZone::Utc;
+    let midnight = sluice_schemas::timestamp::parse_text(
+        &format!("{name}T00:00:00Z"),
+        sluice_schemas::timestamp::EpochUnit::Auto,
+        &zone,
+    )
+    .ok()?;
+    (day_name(day_of(midnight.as_nanos())) == name).then(|| day_of(midnight.as_nanos()))
+}
+
 /// The day a timestamp (ns) falls in.
 pub fn day_of(nanos: i64) -> i64 {
     nanos.div_euclid(NANOS_PER_DAY)

@@ -1,6 +1,7 @@
-//! Compaction in the background of a long ingest run or a server: a thread
-//! that, every little while, compacts the hours and day splits nothing has
-//! been written to for [`BackgroundCompaction::quiet_for`].
+//! Compaction (and retention) in the background of a long ingest run or a
+//! server: a thread that, every little while, drops the days past
+//! [`BackgroundCompaction::retention`] and compacts the hours and day splits
+//! nothing has been written to for [`BackgroundCompaction::quiet_for`].
 //!
 //! It holds the run's writer lock (the same `Arc`), so no other process
 //! writes meanwhile; within the process, the commit stage only ever adds
@@ -16,6 +17,7 @@ use std::time::{Duration, SystemTime};
 use sluice_index::compact::{CompactConfig, CompactReport, compact};
 use sluice_index::data_dir::DataDir;
 use sluice_index::lock::WriterLock;
+use sluice_index::retention::Retention;
 
 /// How a run compacts in the background.
 #[derive(Clone, Debug)]
@@ -24,6 +26,8 @@ pub struct BackgroundCompaction {
     pub quiet_for: Duration,
     pub zstd_level: i32,
     pub target_file_bytes: u64,
+    /// Days past this horizon are dropped each round, before compacting.
+    pub retention: Option<Retention>,
 }
 
 impl BackgroundCompaction {
@@ -43,6 +47,11 @@ pub struct Compactor {
 impl Compactor {
     /// Starts the thread.
     pub fn start(dir: DataDir, lock: Arc<WriterLock>, schedule: BackgroundCompaction) -> Compactor {
+        if let Some(retention) = &schedule.retention
+            && let Err(error) = retention.store(&dir)
+        {
+            eprintln!("sluice-ingest: warning: {error}");
+        }
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let thread = {
             let stop = stop.clone();
@@ -105,10 +114,20 @@ fn run(
             quiet_for: schedule.quiet_for,
             now: SystemTime::now(),
         };
-        match compact(dir, &config, lock, &mut |_| {}) {
+        let round = || -> Result<CompactReport, String> {
+            if let Some(retention) = &schedule.retention {
+                let expired =
+                    sluice_index::retention::apply(dir, retention, config.now, lock).map_err(|e| e.to_string())?;
+                for day in expired.days {
+                    eprintln!("sluice-ingest: retention: dropped {day}");
+                }
+            }
+            compact(dir, &config, lock, &mut |_| {}).map_err(|e| e.to_string())
+        };
+        match round() {
             Ok(report) => {
                 failing = false;
-                add(&mut total, &report);
+                total += &report;
             }
             Err(error) => {
                 // Once per run of failures, not every round.
@@ -119,17 +138,4 @@ fn run(
             }
         }
     }
-}
-
-fn add(total: &mut CompactReport, report: &CompactReport) {
-    total.partitions += report.partitions;
-    total.files_read += report.files_read;
-    total.files_written += report.files_written;
-    total.bytes_read += report.bytes_read;
-    total.bytes_written += report.bytes_written;
-    total.rows += report.rows;
-    total.leftovers_removed += report.leftovers_removed;
-    total.splits_merged += report.splits_merged;
-    total.segments_before += report.segments_before;
-    total.segments_after += report.segments_after;
 }

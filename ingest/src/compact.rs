@@ -2,14 +2,15 @@
 //!
 //! It takes the writer lock (so it never runs beside an ingest into the same
 //! directory), finishes or undoes whatever a crash interrupted (the same
-//! recovery an ingest run starts with), then runs
-//! [`sluice_index::compact::compact`].
+//! recovery an ingest run starts with), drops the days past `--retention`
+//! ([`sluice_index::retention`]), then runs [`sluice_index::compact::compact`].
 
 use std::path::PathBuf;
 
 use sluice_index::compact::{CompactConfig, CompactReport};
 use sluice_index::data_dir::DataDir;
 use sluice_index::fields::IndexFields;
+use sluice_index::retention::{Retention, RetentionReport};
 
 use crate::IngestError;
 
@@ -18,16 +19,31 @@ use crate::IngestError;
 pub struct CompactRun {
     pub data_dir: PathBuf,
     pub compact: CompactConfig,
+    /// Days past this horizon are dropped first (and the policy stored).
+    pub retention: Option<Retention>,
+}
+
+/// What `sluice-ingest compact` did.
+#[derive(Clone, Debug, Default)]
+pub struct CompactOutcome {
+    pub expired: RetentionReport,
+    pub compacted: CompactReport,
 }
 
 /// Compacts the data directory; `progress` hears of each partition and split
 /// as it is done.
-pub fn compact(run: &CompactRun, progress: &mut dyn FnMut(&str)) -> Result<CompactReport, IngestError> {
+pub fn compact(run: &CompactRun, progress: &mut dyn FnMut(&str)) -> Result<CompactOutcome, IngestError> {
     let dir = DataDir::open(&run.data_dir).map_err(IngestError::DataDir)?;
     let lock = dir.lock("sluice-ingest compact").map_err(IngestError::DataDir)?;
     // Recovery rolls back index documents by their `batch` field, which has
     // the same place in every schema's splits: the built-in schema will do.
     let fields = IndexFields::new(&sluice_schemas::Schema::builtin());
     dir.recover(&fields, &lock).map_err(IngestError::DataDir)?;
-    Ok(sluice_index::compact::compact(&dir, &run.compact, &lock, progress)?)
+    let mut outcome = CompactOutcome::default();
+    if let Some(retention) = &run.retention {
+        retention.store(&dir)?;
+        outcome.expired = sluice_index::retention::apply(&dir, retention, run.compact.now, &lock)?;
+    }
+    outcome.compacted = sluice_index::compact::compact(&dir, &run.compact, &lock, progress)?;
+    Ok(outcome)
 }

@@ -27,6 +27,8 @@ pub enum IngestError {
     #[error(transparent)]
     Compact(#[from] sluice_index::compact::CompactError),
     #[error(transparent)]
+    Retention(#[from] sluice_index::retention::RetentionError),
+    #[error(transparent)]
     WalDamaged(#[from] crate::serve::wal::WalDamaged),
     #[error(transparent)]
     Serve(#[from] crate::serve::ServeError),
@@ -85,6 +87,7 @@ impl IngestError {
             IngestError::Commit(error) => error.kind(),
             IngestError::Wal(error) => error.kind(),
             IngestError::Compact(error) => error.kind(),
+            IngestError::Retention(error) => error.kind(),
             IngestError::WalDamaged(_) => ErrorKind::OperatorFixable,
             IngestError::Serve(error) => error.kind(),
             IngestError::StdinStopped { source, .. } => source.kind(),

@@ -23,6 +23,19 @@ pub struct Stats {
     pub archive_files: u64,
     pub dead_letters: u64,
     pub batches: u64,
+    /// The retention the writer recorded (`--retention`), in seconds.
+    pub retention_seconds: Option<u64>,
+    /// The day that goes next under it, and when.
+    pub next_expiry: Option<Expiry>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Expiry {
+    pub day: String,
+    /// RFC 3339, UTC.
+    pub at: String,
+    #[serde(skip)]
+    pub at_nanos: i64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -44,6 +57,22 @@ impl Store {
         let time = |nanos: i64| sluice_schemas::Timestamp::from_nanos(nanos).to_string();
         let usage = self.dir.usage()?;
         let batches = self.last_batch();
+        let retention_error = |error: sluice_index::retention::RetentionError| QueryError::Archive {
+            path: self.dir.root().join("retention.json"),
+            message: error.to_string(),
+        };
+        let retention = sluice_index::retention::Retention::load(&self.dir).map_err(retention_error)?;
+        let next_expiry = match &retention {
+            Some(retention) => {
+                sluice_index::retention::next_expiry(&self.dir, retention).map_err(retention_error)?.map(|(day, at)| {
+                    let at_nanos = at
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |since| i64::try_from(since.as_nanos()).unwrap_or(i64::MAX));
+                    Expiry { day, at: time(at_nanos), at_nanos }
+                })
+            }
+            None => None,
+        };
         Ok(Stats {
             data_dir: self.dir.root().display().to_string(),
             records: days.iter().map(|d| d.records).sum(),
@@ -56,6 +85,8 @@ impl Store {
             archive_files: usage.archive_files,
             dead_letters: self.dir.dead_letter_count()?,
             batches,
+            retention_seconds: retention.map(|r| r.keep_seconds),
+            next_expiry,
         })
     }
 }

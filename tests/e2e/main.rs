@@ -16,6 +16,7 @@ mod ingest_dry_run;
 mod query;
 mod racing;
 mod readme;
+mod retention;
 mod serve;
 mod serve_backpressure;
 mod serve_shippers;

@@ -115,7 +115,6 @@ enum ColorWhen {
 }
 
 #[derive(clap::Subcommand, Debug)]
-#[expect(clippy::large_enum_variant, reason = "parsed once at startup and moved once: a box would buy nothing")]
 enum Command {
     /// Serve HTTP ingest: NDJSON, Elasticsearch bulk, OTLP, Loki; answered only once durable.
     #[command(after_help = SERVE_HELP)]
@@ -156,6 +155,12 @@ struct PipelineArgs {
     /// `sluice-ingest compact`.
     #[arg(long, value_name = "DURATION", value_parser = parse_compact_after, default_value = "10m")]
     compact_after: CompactAfter,
+
+    /// Drop each day once all of it is older than this (30d, 2w), in the
+    /// background with compaction (needs --compact-after); kept forever
+    /// without it.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    retention: Option<Duration>,
 
     /// zstd level of the files background compaction writes, 1-22.
     #[arg(long, value_name = "LEVEL", default_value_t = sluice_index::compact::DEFAULT_ZSTD_LEVEL,
@@ -208,6 +213,7 @@ impl PipelineArgs {
                 quiet_for,
                 zstd_level: self.compact_zstd_level,
                 target_file_bytes: sluice_index::compact::DEFAULT_TARGET_FILE_BYTES,
+                retention: self.retention.map(sluice_index::retention::Retention::new),
             }),
         };
         config.schema = self.schema.clone();
@@ -287,6 +293,23 @@ struct CompactArgs {
     /// 10m, 2h): they are still being written.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
     quiet_for: Duration,
+
+    /// First drop each day all of which is older than this (30d, 2w), and
+    /// record the policy for `sluice stats`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    retention: Option<Duration>,
+
+    /// The time it is now, RFC 3339 (for tests of retention).
+    #[arg(long, value_name = "TIME", value_parser = parse_now, hide = true)]
+    now: Option<std::time::SystemTime>,
+}
+
+fn parse_now(text: &str) -> Result<std::time::SystemTime, String> {
+    let zone = sluice_schemas::timestamp::DefaultZone::Utc;
+    let time = sluice_schemas::timestamp::parse_text(text, sluice_schemas::timestamp::EpochUnit::Auto, &zone)
+        .map_err(|error| format!("`{text}`: {error}"))?;
+    let nanos = u64::try_from(time.as_nanos()).map_err(|_| format!("`{text}` is before 1970"))?;
+    Ok(std::time::SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos))
 }
 
 #[derive(clap::Args, Debug)]
@@ -355,9 +378,10 @@ fn parse_compact_after(text: &str) -> Result<CompactAfter, String> {
     parse_duration(text).map(CompactAfter::Quiet).map_err(|error| format!("{error}, or `off`"))
 }
 
-/// `500ms`, `1s`, `1.5s`, `2m`, `1h`: a number and a unit.
+/// `500ms`, `1s`, `1.5s`, `2m`, `1h`, `30d`, `2w`: a number and a unit.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let expected = || format!("`{text}` is not a duration: expected a number and a unit, like 500ms, 1s or 2m");
+    let expected =
+        || format!("`{text}` is not a duration: expected a number and a unit, like 500ms, 1s, 2m, 1h or 30d");
     let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(expected)?;
     let (number, unit) = text.split_at(split);
     let number: f64 = number.parse().map_err(|_| expected())?;
@@ -366,6 +390,8 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => number,
         "m" => number * 60.0,
         "h" => number * 3600.0,
+        "d" => number * 86_400.0,
+        "w" => number * 604_800.0,
         _ => return Err(expected()),
     };
     Duration::try_from_secs_f64(seconds).map_err(|_| expected())
@@ -465,8 +491,9 @@ fn compact(args: CompactArgs) -> ExitCode {
             target_file_bytes: args.target_file_mib.max(1) << 20,
             zstd_level: args.zstd_level,
             quiet_for: args.quiet_for,
-            now: std::time::SystemTime::now(),
+            now: args.now.unwrap_or_else(std::time::SystemTime::now),
         },
+        retention: args.retention.map(sluice_index::retention::Retention::new),
     };
     let terminal = io::stderr().is_terminal();
     let mut progress = |done: &str| {
@@ -475,7 +502,11 @@ fn compact(args: CompactArgs) -> ExitCode {
         }
     };
     match sluice_ingest::compact::compact(&run, &mut progress) {
-        Ok(report) => {
+        Ok(outcome) => {
+            for day in &outcome.expired.days {
+                eprintln!("dropped {day}: past the retention");
+            }
+            let report = outcome.compacted;
             let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
             let share = if report.bytes_read == 0 {
                 0.0

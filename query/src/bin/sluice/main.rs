@@ -296,6 +296,16 @@ fn trace_summary(records: &[FetchedRecord], total: u64) -> String {
     format!("{total} records{shown}, {} services, {span:.3} s from first to last", services.len())
 }
 
+/// `30d; next: 2024-03-01 goes at …`, or `none (kept forever)`.
+fn retention_line(stats: &Stats, zone: &Zone) -> String {
+    let Some(seconds) = stats.retention_seconds else { return "none (kept forever)".to_owned() };
+    let keep = if seconds % 86_400 == 0 { format!("{}d", seconds / 86_400) } else { format!("{seconds}s") };
+    match &stats.next_expiry {
+        Some(next) => format!("{keep}; next: {} goes at {}", next.day, zone.full_time(next.at_nanos)),
+        None => keep,
+    }
+}
+
 fn write_stats(out: &mut dyn Write, stats: &Stats, zone: &Zone) -> io::Result<()> {
     let days = match (stats.days.first(), stats.days.last()) {
         (Some(first), Some(last)) if stats.days.len() > 1 => {
@@ -314,6 +324,7 @@ fn write_stats(out: &mut dyn Write, stats: &Stats, zone: &Zone) -> io::Result<()
         ("archive", format!("{} in {} files", human_bytes(stats.archive_bytes), stats.archive_files)),
         ("dead letters", stats.dead_letters.to_string()),
         ("batches", stats.batches.to_string()),
+        ("retention", retention_line(stats, zone)),
     ];
     for (name, value) in rows {
         writeln!(out, "{name:<15} {value}")?;
