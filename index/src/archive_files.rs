@@ -6,12 +6,11 @@
 //! * `part-<batch>.parquet`: the rows one ingest batch wrote for that hour,
 //!   sorted by time;
 //! * `part-<first>-<last>.parquet`: a compaction's output, holding the rows
-//!   of every batch file (and earlier output) in that range it merged, each
-//!   input's rows kept together and in their order, inputs in batch order.
-//!   Its key-value metadata ([`BATCHES_KEY`]) lists the batches and their
-//!   row counts, so the row of batch `b`, row `r` is at `r` plus the rows of
-//!   the batches before `b`: references printed before compaction keep
-//!   working.
+//!   of every batch file (and earlier output) in that range it merged,
+//!   re-sorted by service then time. Its key-value metadata
+//!   ([`BATCHES_KEY`]) lists the batches and their row counts, and its row
+//!   map (beside the index, [`row_map_path`]) where each of their rows went:
+//!   references printed before compaction keep working.
 //!
 //! A file is **superseded** when a compacted file in the same partition
 //! covers its whole batch range: compaction publishes its output before it
@@ -30,14 +29,25 @@ use crate::storage::Storage;
 /// `"<batch>:<rows>,<batch>:<rows>,…"`, in row order.
 pub const BATCHES_KEY: &str = "sluice.batches";
 
-/// The Parquet key-value metadata key of a compacted file's row map: for
-/// each of its rows, the position the row had among its inputs' rows (in
-/// batch table order), as zigzag varint deltas, zstd-compressed, in base64.
-/// Compaction re-sorts rows (by service, then time) and a record's index
-/// document still names its batch and row, so this is how the row is found.
-/// Rows of one service keep their input order, so the deltas are small:
-/// about 0.6 bytes a row.
-pub const ROW_MAP_KEY: &str = "sluice.row_map";
+/// The file extension of a compacted file's row map: for each of its rows,
+/// the position the row had among its inputs' rows (in batch table order),
+/// as zigzag varint deltas, zstd-compressed. Compaction re-sorts rows (by
+/// service, then time) and a record's index document still names its batch
+/// and row, so this is how the row is found. Rows of one service keep their
+/// input order, so the deltas are small: about 0.6 bytes a row.
+///
+/// It lives in the index directory ([`row_map_path`]), not in the Parquet
+/// file: it is the index's pointer into the archive, which engines reading
+/// the archive never need. It is written and fsync'd before its Parquet
+/// file is published, and deleted after that file is.
+pub const ROW_MAP_EXTENSION: &str = "rowmap";
+
+/// Where the row map of the compacted archive file `compacted` (under
+/// `archive`) lives: `index/rowmaps/date=…/hour=…/<stem>.rowmap`.
+pub fn row_map_path(index: &Path, archive: &Path, compacted: &Path) -> PathBuf {
+    let relative = compacted.strip_prefix(archive).unwrap_or(compacted);
+    index.join("rowmaps").join(relative).with_extension(ROW_MAP_EXTENSION)
+}
 
 /// What an archive file's name says it holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -142,10 +152,9 @@ pub fn format_batches(batches: &[(u64, u64)]) -> String {
     batches.iter().map(|(batch, rows)| format!("{batch}:{rows}")).collect::<Vec<_>>().join(",")
 }
 
-/// [`ROW_MAP_KEY`]'s value for `positions` (the input position of each row
+/// A row map's bytes for `positions` (the input position of each row
 /// written, in written order).
-pub fn encode_row_map(positions: &[u32]) -> String {
-    use base64::Engine;
+pub fn encode_row_map(positions: &[u32]) -> Vec<u8> {
     let mut varints = Vec::with_capacity(positions.len() * 2);
     let mut previous = 0i64;
     for &position in positions {
@@ -163,18 +172,15 @@ pub fn encode_row_map(positions: &[u32]) -> String {
         }
     }
     // zstd into a Vec fails only when allocation does.
-    let compressed = zstd::bulk::compress(&varints, 19).unwrap_or_default();
-    base64::engine::general_purpose::STANDARD.encode(compressed)
+    zstd::bulk::compress(&varints, 19).unwrap_or_default()
 }
 
 /// [`encode_row_map`] undone: the input position of each row, in row
-/// order. `rows` is the file's row count; `None` when the value is damaged
-/// or is not a permutation of `rows` rows.
-pub fn decode_row_positions(value: &str, rows: usize) -> Option<Vec<u32>> {
-    use base64::Engine;
-    let compressed = base64::engine::general_purpose::STANDARD.decode(value).ok()?;
+/// order. `rows` is the file's row count; `None` when the bytes are damaged
+/// or are not a permutation of `rows` rows.
+pub fn decode_row_positions(bytes: &[u8], rows: usize) -> Option<Vec<u32>> {
     // Each row takes one to five varint bytes.
-    let varints = zstd::bulk::decompress(&compressed, rows.checked_mul(5)?.max(1)).ok()?;
+    let varints = zstd::bulk::decompress(bytes, rows.checked_mul(5)?.max(1)).ok()?;
     let mut positions = Vec::with_capacity(rows);
     let mut seen = vec![false; rows];
     let (mut previous, mut shift, mut zigzag) = (0i64, 0u32, 0u64);
@@ -201,8 +207,8 @@ pub fn decode_row_positions(value: &str, rows: usize) -> Option<Vec<u32>> {
 
 /// [`decode_row_positions`] turned round: for each input position, the
 /// row it is written at.
-pub fn decode_row_map(value: &str, rows: usize) -> Option<Vec<u32>> {
-    let positions = decode_row_positions(value, rows)?;
+pub fn decode_row_map(bytes: &[u8], rows: usize) -> Option<Vec<u32>> {
+    let positions = decode_row_positions(bytes, rows)?;
     let mut row_of = vec![0u32; rows];
     for (row, &position) in positions.iter().enumerate() {
         row_of[position as usize] = row as u32;
@@ -210,13 +216,15 @@ pub fn decode_row_map(value: &str, rows: usize) -> Option<Vec<u32>> {
     Some(row_of)
 }
 
-/// A compacted file's row map as its input positions, in row order: what
-/// compaction needs to merge the file again (see [`decode_row_positions`]).
-pub fn read_row_positions(file: &File) -> Result<Vec<u32>, String> {
-    let metadata = footer(file)?;
-    let rows = usize::try_from(metadata.file_metadata().num_rows()).map_err(|e| e.to_string())?;
-    decode_row_positions(key_value(&metadata, ROW_MAP_KEY)?, rows)
-        .ok_or_else(|| format!("its {ROW_MAP_KEY} metadata is not a map of its {rows} rows"))
+/// The row map of a compacted file of `rows` rows, as its input positions in
+/// row order: what compaction needs to merge the file again.
+pub fn read_row_positions(storage: &Storage, row_map: &Path, rows: usize) -> Result<Vec<u32>, String> {
+    let bytes = storage
+        .read_if_exists(row_map)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("its row map {} is missing (restore it, or re-ingest the hour)", row_map.display()))?;
+    decode_row_positions(&bytes, rows)
+        .ok_or_else(|| format!("its row map {} is not a map of its {rows} rows", row_map.display()))
 }
 
 /// Where a record's row is now: the file and the row in it.
@@ -230,8 +238,10 @@ pub struct RowLocation {
 /// compactions. Caches the directory's listing and the compacted files'
 /// batch tables; [`RowLocator::forget`] drops them after a file vanished
 /// (a compaction ran between listing and opening).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RowLocator {
+    index: PathBuf,
+    archive: PathBuf,
     listings: BTreeMap<PathBuf, Vec<PathBuf>>,
     batch_tables: BTreeMap<PathBuf, CompactedTable>,
 }
@@ -245,8 +255,14 @@ struct CompactedTable {
 }
 
 impl RowLocator {
-    pub fn new() -> RowLocator {
-        RowLocator::default()
+    /// For the data directory whose `index/` and `archive/` these are.
+    pub fn new(index: &Path, archive: &Path) -> RowLocator {
+        RowLocator {
+            index: index.to_owned(),
+            archive: archive.to_owned(),
+            listings: BTreeMap::new(),
+            batch_tables: BTreeMap::new(),
+        }
     }
 
     /// Where row `row` of batch `batch`'s file in `partition` is: the batch's
@@ -282,7 +298,8 @@ impl RowLocator {
             return Ok(None);
         };
         if !self.batch_tables.contains_key(&compacted) {
-            let table = read_compacted_table(&storage.open_read(&compacted)?)
+            let row_map = row_map_path(&self.index, &self.archive, &compacted);
+            let table = read_compacted_table(storage, &storage.open_read(&compacted)?, &row_map)
                 .map_err(|message| std::io::Error::other(format!("{}: {message}", compacted.display())))?;
             self.batch_tables.insert(compacted.clone(), table);
         }
@@ -336,12 +353,15 @@ fn batch_table(metadata: &parquet::file::metadata::ParquetMetaData) -> Result<Ve
     parse_batches(value).ok_or_else(|| format!("its {BATCHES_KEY} metadata is not valid: {value:?}"))
 }
 
-fn read_compacted_table(file: &File) -> Result<CompactedTable, String> {
+fn read_compacted_table(storage: &Storage, file: &File, row_map: &Path) -> Result<CompactedTable, String> {
     let metadata = footer(file)?;
     let batches = batch_table(&metadata)?;
     let rows = usize::try_from(metadata.file_metadata().num_rows()).map_err(|e| e.to_string())?;
-    let row_of = decode_row_map(key_value(&metadata, ROW_MAP_KEY)?, rows)
-        .ok_or_else(|| format!("its {ROW_MAP_KEY} metadata is not a map of its {rows} rows"))?;
+    let positions = read_row_positions(storage, row_map, rows)?;
+    let mut row_of = vec![0u32; rows];
+    for (row, &position) in positions.iter().enumerate() {
+        row_of[position as usize] = row as u32;
+    }
     Ok(CompactedTable { batches, row_of })
 }
 
@@ -408,7 +428,7 @@ mod tests {
         assert_eq!(decode_row_map(&value, 5), Some(vec![1, 3, 4, 0, 2]));
         assert_eq!(decode_row_map(&value, 6), None);
         assert_eq!(decode_row_map(&encode_row_map(&[0, 0]), 2), None);
-        assert_eq!(decode_row_map("not base64!", 5), None);
+        assert_eq!(decode_row_map(b"not zstd", 5), None);
         assert_eq!(decode_row_map(&encode_row_map(&[]), 0), Some(vec![]));
     }
 

@@ -14,17 +14,19 @@
 //! also starts where the columns change, as after a schema change); each
 //! group becomes one file `part-<first>-<last>.parquet`, written at
 //! [`CompactConfig::zstd_level`] with bloom filters on `trace_id` and
-//! `service`. Rows are not re-sorted: each input's rows stay together and in
-//! order, so a record's `(batch, row)` maps to its new row by the output's
-//! batch table and event references keep working (the module doc of
+//! `service`. Rows are re-sorted by service, then time (`row_order`); a
+//! record's `(batch, row)` maps to its new row through the output's batch
+//! table and row map, so event references keep working (the module doc of
 //! [`crate::archive_files`]). A file already compacted and alone in its
 //! group is left as it is.
 //!
-//! The protocol for one output, each step through [`Storage`]:
+//! The protocol for one output, each step through [`crate::storage::Storage`]:
 //! 1. write it as `<stem>.parquet.tmp`, fsync (fail-point `compact.archive_staged`);
+//!    write its row map beside the index, atomically (`compact.row_map_staged`);
 //! 2. rename it into place, fsync the directory (`compact.archive_published`):
 //!    the commit point. From here readers use it and ignore its inputs;
-//! 3. delete the inputs, fsync the directory (`compact.inputs_removed`).
+//! 3. delete the inputs, fsync the directory (`compact.inputs_removed`), then
+//!    the row maps of inputs that were compacted files.
 //!
 //! A crash before 2 leaves a staged file that recovery (and the next
 //! compaction) deletes; a crash after 2 leaves superseded inputs that no
@@ -53,8 +55,8 @@ use tantivy::{Index, IndexWriter, TantivyDocument, TantivyError};
 
 use crate::archive::{archive_properties, layout_key_value};
 use crate::archive_files::{
-    ArchiveFileName, BATCHES_KEY, ROW_MAP_KEY, encode_row_map, format_batches, live_files, read_batch_table,
-    read_row_positions, superseded_files,
+    ArchiveFileName, BATCHES_KEY, ROW_MAP_EXTENSION, encode_row_map, format_batches, live_files, read_batch_table,
+    read_row_positions, row_map_path, superseded_files,
 };
 use crate::data_dir::DataDir;
 use crate::failpoint;
@@ -191,8 +193,8 @@ pub fn compact_archive(
         .map_err(|error| CompactError::Damaged { path: dir.archive(), message: error.to_string() })?
     {
         let files = dir.storage().list(&partition).map_err(CompactError::io(&partition))?;
-        report.leftovers_removed += remove_superseded(dir.storage(), &partition, &files)
-            .map_err(|(path, source)| CompactError::Io { path, source })?;
+        report.leftovers_removed +=
+            remove_superseded(dir, &partition, &files).map_err(|(path, source)| CompactError::Io { path, source })?;
         if files.iter().any(|path| path.extension().is_some_and(|e| e == "tmp")) {
             continue; // a batch is being committed here
         }
@@ -240,13 +242,14 @@ struct Input {
 }
 
 /// Deletes the files of a partition that a published compaction output
-/// supersedes (step 3, finished after a crash); returns how many, or the
-/// path that could not be deleted.
+/// supersedes (step 3, finished after a crash), and the row maps no live
+/// file has; returns how many archive files.
 pub(crate) fn remove_superseded(
-    storage: &crate::storage::Storage,
+    dir: &DataDir,
     partition: &Path,
     files: &[PathBuf],
 ) -> Result<usize, (PathBuf, std::io::Error)> {
+    let storage = dir.storage();
     let superseded = superseded_files(files);
     for path in &superseded {
         storage.remove_file(path).map_err(|error| (path.clone(), error))?;
@@ -254,7 +257,40 @@ pub(crate) fn remove_superseded(
     if !superseded.is_empty() {
         storage.sync_dir(partition).map_err(|error| (partition.to_owned(), error))?;
     }
+    remove_orphan_row_maps(dir, partition)?;
     Ok(superseded.len())
+}
+
+/// Deletes the row maps of `partition` whose compacted file is not there:
+/// superseded and deleted, or never published (a crash between writing the
+/// row map and renaming its file into place).
+fn remove_orphan_row_maps(dir: &DataDir, partition: &Path) -> Result<(), (PathBuf, std::io::Error)> {
+    let storage = dir.storage();
+    let (index, archive) = (dir.index(), dir.archive());
+    let Some(maps) = row_map_path(&index, &archive, &partition.join("x.parquet")).parent().map(Path::to_owned) else {
+        return Ok(());
+    };
+    let mut removed = false;
+    for map in storage.list(&maps).map_err(|error| (maps.clone(), error))? {
+        if map.extension().is_some_and(|e| e == "tmp") {
+            // A row map staged by a compaction that stopped before its rename.
+            storage.remove_file(&map).map_err(|error| (map.clone(), error))?;
+            removed = true;
+            continue;
+        }
+        if map.extension().is_none_or(|e| e != ROW_MAP_EXTENSION) {
+            continue;
+        }
+        let Some(stem) = map.file_stem() else { continue };
+        if !partition.join(stem).with_extension("parquet").exists() {
+            storage.remove_file(&map).map_err(|error| (map.clone(), error))?;
+            removed = true;
+        }
+    }
+    if removed {
+        storage.sync_dir(&maps).map_err(|error| (maps.clone(), error))?;
+    }
+    Ok(())
 }
 
 /// A file's columns, without the metadata a reader derives from its footer
@@ -331,7 +367,8 @@ fn rewrite(
             ArchiveFileName::Compacted { .. } => {
                 let file = storage.open_read(&input.path).map_err(CompactError::io(&input.path))?;
                 batches.extend(read_batch_table(&file).map_err(damaged)?);
-                let positions = read_row_positions(&file).map_err(damaged)?;
+                let row_map = row_map_path(&dir.index(), &dir.archive(), &input.path);
+                let positions = read_row_positions(storage, &row_map, rows as usize).map_err(damaged)?;
                 origins.extend(positions.into_iter().map(|position| base + position));
             }
         }
@@ -361,7 +398,6 @@ fn rewrite(
         .set_key_value_metadata(Some(vec![
             layout_key_value(),
             KeyValue::new(BATCHES_KEY.to_owned(), format_batches(&batches)),
-            KeyValue::new(ROW_MAP_KEY.to_owned(), encode_row_map(&row_origins)),
         ]))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_sorting_columns(Some(sorting_columns(&sorted)));
@@ -384,6 +420,15 @@ fn rewrite(
     }
     failpoint::hit("compact.archive_staged").map_err(CompactError::io(&staged))?;
 
+    // The row map, durable before the file it maps is published.
+    let row_map = row_map_path(&dir.index(), &dir.archive(), &published);
+    if let Some(parent) = row_map.parent() {
+        storage.create_dir_all(parent).map_err(CompactError::io(parent))?;
+    }
+    storage
+        .write_atomically(&row_map, &encode_row_map(&row_origins), "compact.row_map_staged")
+        .map_err(|(path, source)| CompactError::Io { path, source })?;
+
     storage.rename(&staged, &published).map_err(CompactError::io(&published))?;
     storage.sync_dir(partition).map_err(CompactError::io(partition))?;
     failpoint::hit("compact.archive_published").map_err(CompactError::io(&published))?;
@@ -393,6 +438,7 @@ fn rewrite(
     }
     storage.sync_dir(partition).map_err(CompactError::io(partition))?;
     failpoint::hit("compact.inputs_removed").map_err(CompactError::io(partition))?;
+    remove_orphan_row_maps(dir, partition).map_err(|(path, source)| CompactError::Io { path, source })?;
 
     report.files_read += group.len();
     report.files_written += 1;

@@ -329,7 +329,7 @@ impl DataDir {
         // its inputs: they go now (readers already ignore them).
         for partition in self.archive_partitions()? {
             let files = self.storage.list(&partition).map_err(DataDirError::io(&partition))?;
-            recovery.superseded_removed += crate::compact::remove_superseded(&self.storage, &partition, &files)
+            recovery.superseded_removed += crate::compact::remove_superseded(self, &partition, &files)
                 .map_err(|(path, source)| DataDirError::Io { path, source })?;
         }
         // A retention stopped after moving a day aside: it goes now.

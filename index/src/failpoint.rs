@@ -44,6 +44,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("commit.archive_published", "one of the batch's Parquet files is published"),
     ("commit.dead_letters_published", "the batch's dead letters are published"),
     ("compact.archive_staged", "a compacted archive file is written and fsync'd, not yet renamed into place"),
+    ("compact.row_map_staged", "a compacted file's row map is written and fsync'd, not yet renamed into place"),
     ("compact.archive_published", "a compacted archive file is published; its inputs are not yet deleted"),
     ("compact.inputs_removed", "a compacted archive file's inputs are deleted"),
     ("compact.split_merged", "a day split's segments are merged into one"),

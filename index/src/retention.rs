@@ -181,6 +181,8 @@ fn drop_day(dir: &DataDir, name: &str) -> Result<(), RetentionError> {
 
     remove_tree(storage, &split_aside)?;
     remove_tree(storage, &partition_aside)?;
+    // The day's row maps (see `archive_files::row_map_path`): no split points into them now.
+    remove_tree(storage, &index.join("rowmaps").join(format!("date={name}")))?;
     failpoint::hit("retention.deleted").map_err(RetentionError::io(&expired))?;
     Ok(())
 }

@@ -52,7 +52,7 @@ pub fn fetch(store: &Store, hits: &[Hit]) -> Result<Vec<FetchedRecord>, QueryErr
 /// between) is looked for again, so a fetch during compaction returns the
 /// same records as before and after it.
 pub fn fetch_columns(store: &Store, hits: &[Hit], columns: Option<&[&str]>) -> Result<Vec<FetchedRecord>, QueryError> {
-    let mut locator = RowLocator::new();
+    let mut locator = RowLocator::new(&store.dir.index(), &store.dir.archive());
     let mut out: Vec<Option<FetchedRecord>> = vec![None; hits.len()];
     let mut pending: Vec<usize> = (0..hits.len()).collect();
     for attempt in 0..FETCH_ATTEMPTS {

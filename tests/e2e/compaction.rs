@@ -249,6 +249,7 @@ fn compaction_keeps_every_answer_and_every_reference() {
 /// compacted, mid-way through the rest.
 const CRASH_POINTS: &[(&str, usize)] = &[
     ("compact.archive_staged", 5),
+    ("compact.row_map_staged", 5),
     ("compact.archive_published", 5),
     ("compact.inputs_removed", 5),
     ("compact.split_merged", 1),
@@ -286,6 +287,10 @@ fn a_crash_at_every_step_of_compaction_loses_and_duplicates_nothing() {
         assert!(staged.is_empty(), "{point}: left {staged:?}");
         assert!(files_per_partition(&data).iter().all(|(_, files)| files.len() == 1), "{point}");
         assert!(segments(&data).iter().all(|&n| n == 1), "{point}");
+        // One row map per compacted file, none left over.
+        let mut maps = Vec::new();
+        collect(&data.join("index/rowmaps"), "rowmap", &mut maps);
+        assert_eq!(maps.len(), files_per_partition(&data).len(), "{point}: {maps:?}");
     }
 }
 
