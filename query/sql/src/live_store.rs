@@ -51,29 +51,26 @@ impl LiveArchiveStore {
 }
 
 /// Opens each archive file of `objects` not yet pinned. A file gone already
-/// (a compaction deleted it after the listing) is left out of the listing:
-/// its superseding output was published before it went, and the next
-/// listing has it.
-fn pin(pinned: &Mutex<HashMap<Path, Pinned>>, objects: Vec<ObjectMeta>) -> Vec<ObjectMeta> {
+/// (a compaction published its output and deleted it after the listing)
+/// makes the listing stale: the output may not be in it, so leaving the file
+/// out would lose its rows. That is a "not found" error, which makes
+/// `SqlEngine::run` run the statement again on a new listing.
+fn pin(pinned: &Mutex<HashMap<Path, Pinned>>, objects: Vec<ObjectMeta>) -> Result<Vec<ObjectMeta>> {
     let mut pinned = pinned.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    objects
-        .into_iter()
-        .filter(|object| {
-            let local = PathBuf::from(format!("/{}", object.location));
-            if sluice_index::archive_files::ArchiveFileName::parse(&local).is_none()
-                || pinned.contains_key(&object.location)
-            {
-                return true;
-            }
-            match std::fs::File::open(&local) {
-                Ok(file) => {
-                    pinned.insert(object.location.clone(), Pinned { file, meta: object.clone() });
-                    true
-                }
-                Err(_) => false,
-            }
-        })
-        .collect()
+    for object in &objects {
+        let local = PathBuf::from(format!("/{}", object.location));
+        if sluice_index::archive_files::ArchiveFileName::parse(&local).is_none()
+            || pinned.contains_key(&object.location)
+        {
+            continue;
+        }
+        let file = std::fs::File::open(&local).map_err(|source| object_store::Error::NotFound {
+            path: object.location.to_string(),
+            source: Box::new(source),
+        })?;
+        pinned.insert(object.location.clone(), Pinned { file, meta: object.clone() });
+    }
+    Ok(objects)
 }
 
 /// Raises the soft limit on open files to the hard one: a statement over a
@@ -146,14 +143,15 @@ impl ObjectStore for LiveArchiveStore {
         let listing = self.inner.list(prefix);
         let pinned = self.pinned.clone();
         stream::once(async move { listing.try_collect::<Vec<_>>().await })
-            .map_ok(move |objects| stream::iter(pin(&pinned, live(objects)).into_iter().map(Ok)))
+            .and_then(move |objects| futures::future::ready(pin(&pinned, live(objects))))
+            .map_ok(|objects| stream::iter(objects.into_iter().map(Ok)))
             .try_flatten()
             .boxed()
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
         let mut result = self.inner.list_with_delimiter(prefix).await?;
-        result.objects = pin(&self.pinned, live(result.objects));
+        result.objects = pin(&self.pinned, live(result.objects))?;
         Ok(result)
     }
 
