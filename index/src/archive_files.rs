@@ -208,12 +208,17 @@ pub fn decode_row_positions(bytes: &[u8], rows: usize) -> Option<Vec<u32>> {
 /// [`decode_row_positions`] turned round: for each input position, the
 /// row it is written at.
 pub fn decode_row_map(bytes: &[u8], rows: usize) -> Option<Vec<u32>> {
-    let positions = decode_row_positions(bytes, rows)?;
-    let mut row_of = vec![0u32; rows];
+    Some(invert(&decode_row_positions(bytes, rows)?))
+}
+
+/// For each input position, the row it is written at, from the input
+/// position of each row (a permutation, as [`decode_row_positions`] checks).
+fn invert(positions: &[u32]) -> Vec<u32> {
+    let mut row_of = vec![0u32; positions.len()];
     for (row, &position) in positions.iter().enumerate() {
         row_of[position as usize] = row as u32;
     }
-    Some(row_of)
+    row_of
 }
 
 /// The row map of a compacted file of `rows` rows, as its input positions in
@@ -333,6 +338,12 @@ pub fn read_batch_table(file: &File) -> Result<Vec<(u64, u64)>, String> {
     batch_table(&footer(file)?)
 }
 
+/// A compacted file's batch table, from its footer already read.
+pub fn batch_table(metadata: &parquet::file::metadata::ParquetMetaData) -> Result<Vec<(u64, u64)>, String> {
+    let value = key_value(metadata, BATCHES_KEY)?;
+    parse_batches(value).ok_or_else(|| format!("its {BATCHES_KEY} metadata is not valid: {value:?}"))
+}
+
 fn footer(file: &File) -> Result<parquet::file::metadata::ParquetMetaData, String> {
     parquet::file::metadata::ParquetMetaDataReader::new()
         .parse_and_finish(file)
@@ -348,20 +359,11 @@ fn key_value<'a>(metadata: &'a parquet::file::metadata::ParquetMetaData, key: &s
         .ok_or_else(|| format!("a compacted archive file without its {key} metadata"))
 }
 
-fn batch_table(metadata: &parquet::file::metadata::ParquetMetaData) -> Result<Vec<(u64, u64)>, String> {
-    let value = key_value(metadata, BATCHES_KEY)?;
-    parse_batches(value).ok_or_else(|| format!("its {BATCHES_KEY} metadata is not valid: {value:?}"))
-}
-
 fn read_compacted_table(storage: &Storage, file: &File, row_map: &Path) -> Result<CompactedTable, String> {
     let metadata = footer(file)?;
     let batches = batch_table(&metadata)?;
     let rows = usize::try_from(metadata.file_metadata().num_rows()).map_err(|e| e.to_string())?;
-    let positions = read_row_positions(storage, row_map, rows)?;
-    let mut row_of = vec![0u32; rows];
-    for (row, &position) in positions.iter().enumerate() {
-        row_of[position as usize] = row as u32;
-    }
+    let row_of = invert(&read_row_positions(storage, row_map, rows)?);
     Ok(CompactedTable { batches, row_of })
 }
 

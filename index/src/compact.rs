@@ -55,7 +55,7 @@ use tantivy::{Index, IndexWriter, TantivyDocument, TantivyError};
 
 use crate::archive::{archive_properties, layout_key_value};
 use crate::archive_files::{
-    ArchiveFileName, BATCHES_KEY, ROW_MAP_EXTENSION, encode_row_map, format_batches, live_files, read_batch_table,
+    ArchiveFileName, BATCHES_KEY, ROW_MAP_EXTENSION, batch_table, encode_row_map, format_batches, live_files,
     read_row_positions, row_map_path, superseded_files,
 };
 use crate::data_dir::DataDir;
@@ -365,8 +365,7 @@ fn rewrite(
                 origins.extend(base..base + rows as u32);
             }
             ArchiveFileName::Compacted { .. } => {
-                let file = storage.open_read(&input.path).map_err(CompactError::io(&input.path))?;
-                batches.extend(read_batch_table(&file).map_err(damaged)?);
+                batches.extend(batch_table(builder.metadata()).map_err(damaged)?);
                 let row_map = row_map_path(&dir.index(), &dir.archive(), &input.path);
                 let positions = read_row_positions(storage, &row_map, rows as usize).map_err(damaged)?;
                 origins.extend(positions.into_iter().map(|position| base + position));
