@@ -61,9 +61,18 @@ pub enum ArchiveFileName {
 impl ArchiveFileName {
     /// The name of a published archive file (`….parquet`); `None` for
     /// anything else (staged files, the layout file, strangers).
+    ///
+    /// In a shared archive (several ingesters writing one prefix), a file's
+    /// name also carries its writer: `part-<batch>.<writer>.parquet`; see
+    /// [`writer_of`].
     pub fn parse(path: &Path) -> Option<ArchiveFileName> {
         let name = path.file_name()?.to_str()?;
         let stem = name.strip_suffix(".parquet")?.strip_prefix("part-")?;
+        let stem = match stem.split_once('.') {
+            Some((stem, writer)) if is_writer_name(writer) => stem,
+            Some(_) => return None,
+            None => stem,
+        };
         let number = |text: &str| -> Option<u64> {
             (text.len() == 20 && text.bytes().all(|b| b.is_ascii_digit())).then(|| text.parse().ok()).flatten()
         };
@@ -104,21 +113,40 @@ impl ArchiveFileName {
     }
 }
 
-/// The files of `files` that no compacted file in the same directory
-/// supersedes, in the order given. Files that are not archive files are
-/// dropped.
+/// Whether `name` may name a writer of a shared archive: 1 to 64 of
+/// `a-z`, `0-9` and `-`, so that it is safe in every object store's keys
+/// and every engine's globs.
+pub fn is_writer_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The writer an archive file's name carries (`part-….<writer>.parquet`),
+/// `""` for a data directory's own files, which carry none. Batch numbers
+/// are each writer's own, so compacted files supersede only files of the
+/// same writer.
+pub fn writer_of(path: &Path) -> &str {
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.strip_suffix(".parquet"))
+        .and_then(|stem| stem.split_once('.'))
+        .map_or("", |(_, writer)| writer)
+}
+
+/// The files of `files` that no compacted file of the same writer in the
+/// same directory supersedes, in the order given. Files that are not
+/// archive files are dropped.
 pub fn live_files(files: &[PathBuf]) -> Vec<PathBuf> {
-    let mut by_dir: BTreeMap<&Path, Vec<ArchiveFileName>> = BTreeMap::new();
+    let mut by_dir: BTreeMap<(&Path, &str), Vec<ArchiveFileName>> = BTreeMap::new();
     for path in files {
         if let (Some(name), Some(dir)) = (ArchiveFileName::parse(path), path.parent()) {
-            by_dir.entry(dir).or_default().push(name);
+            by_dir.entry((dir, writer_of(path))).or_default().push(name);
         }
     }
     files
         .iter()
         .filter(|path| {
             let (Some(name), Some(dir)) = (ArchiveFileName::parse(path), path.parent()) else { return false };
-            !by_dir[dir].iter().any(|other| other.covers(&name))
+            !by_dir[&(dir, writer_of(path))].iter().any(|other| other.covers(&name))
         })
         .cloned()
         .collect()
@@ -420,6 +448,34 @@ mod tests {
         );
         let h12: Vec<PathBuf> = files.iter().filter(|f| f.starts_with("h12")).cloned().collect();
         assert_eq!(names(&superseded_files(&h12)), ["h12/part-00000000000000000001-00000000000000000004.parquet"]);
+    }
+
+    #[test]
+    fn in_a_shared_archive_compacted_files_supersede_only_their_own_writers_files() {
+        let files: Vec<PathBuf> = [
+            "h10/part-00000000000000000001.alpha.parquet",
+            "h10/part-00000000000000000002.alpha.parquet",
+            "h10/part-00000000000000000001-00000000000000000002.alpha.parquet",
+            "h10/part-00000000000000000001.beta-2.parquet",
+            "h10/part-00000000000000000002.parquet",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        assert_eq!(
+            names(&live_files(&files)),
+            [
+                "h10/part-00000000000000000001-00000000000000000002.alpha.parquet",
+                "h10/part-00000000000000000001.beta-2.parquet",
+                "h10/part-00000000000000000002.parquet",
+            ]
+        );
+        assert_eq!(writer_of(&files[3]), "beta-2");
+        assert_eq!(writer_of(&files[4]), "");
+        assert_eq!(ArchiveFileName::parse(&files[3]), Some(ArchiveFileName::Batch(1)));
+        for stranger in ["part-00000000000000000001.Alpha.parquet", "part-00000000000000000001..parquet"] {
+            assert_eq!(ArchiveFileName::parse(Path::new(stranger)), None, "{stranger}");
+        }
     }
 
     #[test]

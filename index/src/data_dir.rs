@@ -160,6 +160,19 @@ struct ArchiveLayoutFile {
     layout_version: u32,
 }
 
+/// The layout version an [`ARCHIVE_LAYOUT_FILE`] of the archive at
+/// `archive` (a path or URL) names; an error when the file is not one, or
+/// names a version this build does not read.
+pub fn check_archive_layout(bytes: &[u8], archive: &str) -> Result<u32, DataDirError> {
+    let path = Path::new(archive).join(ARCHIVE_LAYOUT_FILE);
+    let file: ArchiveLayoutFile =
+        serde_json::from_slice(bytes).map_err(|source| DataDirError::ArchiveLayoutFile { path, source })?;
+    if !(OLDEST_ARCHIVE_LAYOUT_VERSION..=ARCHIVE_LAYOUT_VERSION).contains(&file.layout_version) {
+        return Err(DataDirError::ArchiveLayout { archive: PathBuf::from(archive), found: file.layout_version });
+    }
+    Ok(file.layout_version)
+}
+
 /// The on-disk format this build reads and writes. 2: term dictionaries
 /// are SSTables (tantivy's `quickwit` feature), which a build with FST
 /// dictionaries (format 1) cannot read, nor the other way round.
@@ -229,12 +242,7 @@ impl DataDir {
         let Some(bytes) = self.storage.read_if_exists(&path).map_err(DataDirError::io(&path))? else {
             return Ok(None);
         };
-        let file: ArchiveLayoutFile =
-            serde_json::from_slice(&bytes).map_err(|source| DataDirError::ArchiveLayoutFile { path, source })?;
-        if !(OLDEST_ARCHIVE_LAYOUT_VERSION..=ARCHIVE_LAYOUT_VERSION).contains(&file.layout_version) {
-            return Err(DataDirError::ArchiveLayout { archive: self.archive(), found: file.layout_version });
-        }
-        Ok(Some(file.layout_version))
+        check_archive_layout(&bytes, &self.archive().to_string_lossy()).map(Some)
     }
 
     /// The data directory at `root`, for reading: creates nothing.

@@ -20,6 +20,8 @@
 //! * [`compact::compact`]: each quiet hour's archive files merged into few,
 //!   each quiet day split's segments into one; crash-safe.
 //! * [`retention`]: whole days dropped past the horizon; crash-safe.
+//! * [`shared_archive`]: the archive copied to an object-store prefix (S3 or
+//!   a directory) that several data directories share.
 //! * [`lock::WriterLock`]: one writer per data directory.
 //! * [`wal`]: the server's write-ahead log files and framing.
 //! * [`fields::IndexFields`]: a split's tantivy schema; records → documents.
@@ -27,7 +29,8 @@
 //!   ingest batch; [`splits::rollback_batches_after`] undoes batches the
 //!   manifest never recorded.
 //!
-//! Depends on `sluice-schemas` only, is synchronous, and knows nothing of
+//! Depends on `sluice-schemas` only, is synchronous (the shared archive
+//! drives `object_store` from a runtime of its own), and knows nothing of
 //! sources, HTTP or the CLI.
 
 pub mod archive;
@@ -39,6 +42,7 @@ pub mod failpoint;
 pub mod fields;
 pub mod lock;
 pub mod retention;
+pub mod shared_archive;
 pub mod split_directory;
 pub mod splits;
 pub mod storage;

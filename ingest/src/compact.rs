@@ -3,7 +3,8 @@
 //! It takes the writer lock (so it never runs beside an ingest into the same
 //! directory), finishes or undoes whatever a crash interrupted (the same
 //! recovery an ingest run starts with), drops the days past `--retention`
-//! ([`sluice_index::retention`]), then runs [`sluice_index::compact::compact`].
+//! ([`sluice_index::retention`]), runs [`sluice_index::compact::compact`], then
+//! brings the shared archive (`--archive`) up to date.
 
 use std::path::PathBuf;
 
@@ -21,6 +22,8 @@ pub struct CompactRun {
     pub compact: CompactConfig,
     /// Days past this horizon are dropped first (and the policy stored).
     pub retention: Option<Retention>,
+    /// Brought up to date last (`--archive`).
+    pub shared_archive: Option<sluice_index::shared_archive::ArchiveUrl>,
 }
 
 /// What `sluice-ingest compact` did.
@@ -28,6 +31,7 @@ pub struct CompactRun {
 pub struct CompactOutcome {
     pub expired: RetentionReport,
     pub compacted: CompactReport,
+    pub shared_archive: Option<sluice_index::shared_archive::SyncReport>,
 }
 
 /// Compacts the data directory; `progress` hears of each partition and split
@@ -45,5 +49,8 @@ pub fn compact(run: &CompactRun, progress: &mut dyn FnMut(&str)) -> Result<Compa
         outcome.expired = sluice_index::retention::apply(&dir, retention, run.compact.now, &lock)?;
     }
     outcome.compacted = sluice_index::compact::compact(&dir, &run.compact, &lock, progress)?;
+    if let Some(url) = &run.shared_archive {
+        outcome.shared_archive = Some(crate::archive_upload::open(&dir, url)?.sync(&dir)?);
+    }
     Ok(outcome)
 }

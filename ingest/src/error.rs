@@ -28,6 +28,9 @@ pub enum IngestError {
     Compact(#[from] sluice_index::compact::CompactError),
     #[error(transparent)]
     Retention(#[from] sluice_index::retention::RetentionError),
+    /// `--archive`: the shared archive could not be opened or updated.
+    #[error(transparent)]
+    SharedArchive(sluice_index::shared_archive::SharedArchiveError),
     #[error(transparent)]
     WalDamaged(#[from] crate::serve::wal::WalDamaged),
     #[error(transparent)]
@@ -88,6 +91,7 @@ impl IngestError {
             IngestError::Wal(error) => error.kind(),
             IngestError::Compact(error) => error.kind(),
             IngestError::Retention(error) => error.kind(),
+            IngestError::SharedArchive(error) => error.kind(),
             IngestError::WalDamaged(_) => ErrorKind::OperatorFixable,
             IngestError::Serve(error) => error.kind(),
             IngestError::StdinStopped { source, .. } => source.kind(),

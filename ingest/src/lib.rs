@@ -13,6 +13,7 @@
 //! [`ErrorKind`](sluice_schemas::ErrorKind), from which the binary picks its
 //! exit code.
 
+pub mod archive_upload;
 pub mod background_compaction;
 pub mod compact;
 mod dead_letter;

@@ -47,6 +47,9 @@ pub struct Summary {
     pub bytes_read: u64,
     pub elapsed: Duration,
     pub rejected_by_reason: BTreeMap<&'static str, u64>,
+    /// With `--archive`: what the run uploaded to the shared archive and
+    /// deleted from it.
+    pub shared_archive: Option<sluice_index::shared_archive::SyncReport>,
 }
 
 #[derive(Serialize)]
@@ -117,6 +120,13 @@ impl fmt::Display for Summary {
         )?;
         for (reason, count) in &self.rejected_by_reason {
             write!(f, "\n  rejected {reason}: {count}")?;
+        }
+        if let Some(shared) = &self.shared_archive {
+            write!(
+                f,
+                "\n  shared archive: {} files uploaded ({} bytes), {} deleted",
+                shared.uploaded, shared.uploaded_bytes, shared.deleted
+            )?;
         }
         Ok(())
     }

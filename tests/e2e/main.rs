@@ -20,6 +20,7 @@ mod retention;
 mod serve;
 mod serve_backpressure;
 mod serve_shippers;
+mod shared_archive;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -162,6 +162,13 @@ struct PipelineArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     retention: Option<Duration>,
 
+    /// Also copy the archive to this shared archive as it is committed,
+    /// compacted and expired: s3://BUCKET/PREFIX (credentials, region and
+    /// AWS_ENDPOINT_URL the usual AWS way) or a directory. Several data
+    /// directories may share one; each writes only its own files.
+    #[arg(long, value_name = "URL", value_parser = parse_archive_url)]
+    archive: Option<sluice_index::shared_archive::ArchiveUrl>,
+
     /// zstd level of the files background compaction writes, 1-22.
     #[arg(long, value_name = "LEVEL", default_value_t = sluice_index::compact::DEFAULT_ZSTD_LEVEL,
           value_parser = clap::value_parser!(i32).range(1..=22))]
@@ -216,6 +223,7 @@ impl PipelineArgs {
                 retention: self.retention.map(sluice_index::retention::Retention::new),
             }),
         };
+        config.shared_archive = self.archive.clone();
         config.schema = self.schema.clone();
         config.service = self.service.clone();
         config.max_line_bytes = self.max_line_bytes;
@@ -299,9 +307,17 @@ struct CompactArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     retention: Option<Duration>,
 
+    /// Then bring this shared archive up to date (see `sluice-ingest --help`).
+    #[arg(long, value_name = "URL", value_parser = parse_archive_url)]
+    archive: Option<sluice_index::shared_archive::ArchiveUrl>,
+
     /// The time it is now, RFC 3339 (for tests of retention).
     #[arg(long, value_name = "TIME", value_parser = parse_now, hide = true)]
     now: Option<std::time::SystemTime>,
+}
+
+fn parse_archive_url(text: &str) -> Result<sluice_index::shared_archive::ArchiveUrl, String> {
+    sluice_index::shared_archive::ArchiveUrl::parse(text).map_err(|error| error.to_string())
 }
 
 fn parse_now(text: &str) -> Result<std::time::SystemTime, String> {
@@ -494,6 +510,7 @@ fn compact(args: CompactArgs) -> ExitCode {
             now: args.now.unwrap_or_else(std::time::SystemTime::now),
         },
         retention: args.retention.map(sluice_index::retention::Retention::new),
+        shared_archive: args.archive,
     };
     let terminal = io::stderr().is_terminal();
     let mut progress = |done: &str| {
@@ -525,6 +542,14 @@ fn compact(args: CompactArgs) -> ExitCode {
                 plural(report.segments_before, "segment", "segments"),
                 report.segments_after,
             );
+            if let Some(shared) = &outcome.shared_archive {
+                eprintln!(
+                    "  shared archive: {} uploaded ({}), {} deleted",
+                    plural(shared.uploaded, "file", "files"),
+                    human_bytes(shared.uploaded_bytes),
+                    plural(shared.deleted, "file", "files"),
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(error) => report(&error),

@@ -42,6 +42,7 @@ use sluice_index::lock::WriterLock;
 use sluice_index::splits::SplitWriters;
 use sluice_schemas::{CompiledSchema, Normalizer, NormalizerConfig};
 
+use crate::archive_upload::Uploader;
 use crate::background_compaction::{BackgroundCompaction, Compactor};
 use crate::dry_run::load_schema;
 use crate::error::IngestError;
@@ -78,6 +79,8 @@ pub struct IngestConfig {
     pub zstd_level: i32,
     /// Compaction in the background of the run (`None`: none).
     pub compaction: Option<BackgroundCompaction>,
+    /// `--archive`: the shared archive the archive is copied to.
+    pub shared_archive: Option<sluice_index::shared_archive::ArchiveUrl>,
     /// Print a progress line on stderr (the binary sets it when stderr is a terminal).
     pub progress: bool,
     /// How the writer lock names this run to a refused second writer.
@@ -101,6 +104,7 @@ impl IngestConfig {
             index_memory_bytes: 96 << 20,
             zstd_level: 3,
             compaction: None,
+            shared_archive: None,
             progress: false,
             command: std::env::args().collect::<Vec<_>>().join(" "),
         }
@@ -253,6 +257,10 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
     let reads_stdin = inputs.contains(&Input::Stdin);
     let compactor =
         config.compaction.clone().map(|schedule| Compactor::start(stores.dir.clone(), stores.lock.clone(), schedule));
+    let uploader = match &config.shared_archive {
+        Some(url) => Some(Uploader::start(stores.dir.clone(), crate::archive_upload::open(&stores.dir, url)?)),
+        None => None,
+    };
     let Stores { manifest, mut batcher, mut committer, .. } = stores;
     // A previous run's stdin is not this one's.
     committer.forget(STDIN_CHECKPOINT_KEY);
@@ -319,6 +327,8 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
     if let Some(compactor) = compactor {
         compactor.stop();
     }
+    // What was committed goes up even when a later stage failed.
+    let uploaded = uploader.map(Uploader::finish).transpose();
     // The first failure in pipeline order is the cause; later stages only saw it stop.
     let stopped = |error: IngestError| {
         if !reads_stdin {
@@ -333,6 +343,7 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
     commit_result.map_err(stopped)?;
     let mut summary = batch_result.map_err(stopped)?;
     read_result.map_err(stopped)?;
+    summary.shared_archive = uploaded?;
     summary.elapsed = started.elapsed();
     debug_assert!(summary.balances(), "{summary:?}");
     Ok(summary)

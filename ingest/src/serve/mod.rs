@@ -229,6 +229,13 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
     let compactor = ingest.compaction.clone().map(|schedule| {
         crate::background_compaction::Compactor::start(stores.dir.clone(), stores.lock.clone(), schedule)
     });
+    let uploader = match &ingest.shared_archive {
+        Some(url) => Some(crate::archive_upload::Uploader::start(
+            stores.dir.clone(),
+            crate::archive_upload::open(&stores.dir, url)?,
+        )),
+        None => None,
+    };
     let workers = ingest.workers.max(1);
     let data_dir = stores.dir.clone();
     let wal_dir = data_dir.wal();
@@ -255,7 +262,7 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
     let (jobs_tx, jobs_rx) = bounded::<Job>(config.max_requests_in_flight.max(1));
     let progress = Progress::new();
 
-    let result = std::thread::scope(|scope| {
+    let result: Result<Summary, IngestError> = std::thread::scope(|scope| {
         let progress = &progress;
         let tailing = {
             let shared = shared.clone();
@@ -336,7 +343,10 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
     if let Some(compactor) = compactor {
         compactor.stop();
     }
-    result
+    let uploaded = uploader.map(crate::archive_upload::Uploader::finish).transpose();
+    let mut summary = result?;
+    summary.shared_archive = uploaded?;
+    Ok(summary)
 }
 
 fn wal_checkpoint(end: u64) -> (String, Checkpoint) {

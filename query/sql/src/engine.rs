@@ -26,6 +26,10 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use sluice_query::QueryError;
 
+use futures::TryStreamExt;
+use object_store::{ObjectStore, ObjectStoreExt};
+use sluice_index::shared_archive::ArchiveUrl;
+
 use crate::live_store::LiveArchiveStore;
 
 /// The result of a statement: its schema (even when no row matched), its
@@ -71,11 +75,57 @@ impl SqlEngine {
         if files_committed == 0 {
             return Err(QueryError::EmptyDataDir { dir: data_dir.to_owned() });
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(std::thread::available_parallelism().map_or(2, usize::from))
-            .build()
-            .map_err(|e| QueryError::Sql { message: format!("cannot start the query runtime: {e}"), user: false })?;
-        let context = runtime.block_on(register(&dir.archive())).map_err(sql_error)?;
+        let archive = dir.archive();
+        SqlEngine::start(files_committed, move || Location::local(&archive))
+    }
+
+    /// Registers a shared archive (`--archive`: what several data
+    /// directories copy their archives to, on S3 or in a directory) as
+    /// `logs`: the union of every writer's live files.
+    pub fn open_shared(url: &ArchiveUrl) -> Result<SqlEngine, QueryError> {
+        match url {
+            ArchiveUrl::Local(path) => {
+                let files_committed = local_archive_files(path)?;
+                if files_committed == 0 {
+                    return Err(no_files(url));
+                }
+                let path = path.clone();
+                SqlEngine::start(files_committed, move || Location::local(&path))
+            }
+            ArchiveUrl::S3 { bucket, prefix } => {
+                let (store, _) = url.open().map_err(|e| QueryError::Sql { message: e.to_string(), user: false })?;
+                let root =
+                    if prefix.is_empty() { format!("s3://{bucket}/") } else { format!("s3://{bucket}/{prefix}/") };
+                let location = Location { root, store: Arc::new(LiveArchiveStore::remote(store)) };
+                let runtime = runtime()?;
+                let files_committed = runtime.block_on(location.check(url))?;
+                SqlEngine::start_on(runtime, files_committed, move || Ok(location.clone()))
+            }
+        }
+    }
+
+    fn start(
+        files_committed: usize,
+        location: impl Fn() -> Result<Location, DataFusionError>,
+    ) -> Result<SqlEngine, QueryError> {
+        SqlEngine::start_on(runtime()?, files_committed, location)
+    }
+
+    fn start_on(
+        runtime: tokio::runtime::Runtime,
+        files_committed: usize,
+        location: impl Fn() -> Result<Location, DataFusionError>,
+    ) -> Result<SqlEngine, QueryError> {
+        // Inferring the schema reads files a compaction may delete meanwhile,
+        // as a statement does (see `run`).
+        let mut attempt = 0;
+        let context = loop {
+            let registered = location().and_then(|location| runtime.block_on(register(location)));
+            match registered {
+                Err(error) if attempt + 1 < RUN_ATTEMPTS && is_file_gone(&error) => attempt += 1,
+                other => break other.map_err(sql_error)?,
+            }
+        };
         Ok(SqlEngine { runtime, context, files_committed })
     }
 
@@ -96,20 +146,95 @@ impl SqlEngine {
     }
 }
 
-async fn register(archive: &Path) -> Result<SessionContext, DataFusionError> {
+fn runtime() -> Result<tokio::runtime::Runtime, QueryError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, usize::from))
+        .enable_all()
+        .build()
+        .map_err(|e| QueryError::Sql { message: format!("cannot start the query runtime: {e}"), user: false })
+}
+
+/// Where the archive is: its root URL and the store that reads it.
+#[derive(Clone)]
+struct Location {
+    /// `/abs/archive/` or `s3://bucket/prefix/`.
+    root: String,
+    store: Arc<LiveArchiveStore>,
+}
+
+impl Location {
+    /// A local archive directory, its files pinned as they are listed (see
+    /// `live_store`).
+    fn local(archive: &Path) -> Result<Location, DataFusionError> {
+        let mut root = archive.canonicalize()?.to_string_lossy().into_owned();
+        root.push('/');
+        crate::live_store::raise_open_file_limit();
+        let local = Arc::new(object_store::local::LocalFileSystem::new());
+        Ok(Location { root, store: Arc::new(LiveArchiveStore::new(local)) })
+    }
+
+    /// Refuses a layout this build does not know; returns how many live
+    /// archive files there are (an error when none).
+    async fn check(&self, url: &ArchiveUrl) -> Result<usize, QueryError> {
+        let sql = |message: String| QueryError::Sql { message, user: false };
+        let root = ListingTableUrl::parse(&self.root).map_err(|e| sql(e.to_string()))?;
+        let layout = root.prefix().clone().join(sluice_index::data_dir::ARCHIVE_LAYOUT_FILE);
+        match self.store.get(&layout).await {
+            Ok(found) => {
+                let bytes = found.bytes().await.map_err(|e| sql(format!("{url}: {e}")))?;
+                sluice_index::data_dir::check_archive_layout(&bytes, &url.to_string())?;
+            }
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(error) => return Err(sql(format!("{url}: {error}"))),
+        }
+        let files: Vec<object_store::ObjectMeta> =
+            self.store.list(Some(root.prefix())).try_collect().await.map_err(|e| sql(format!("{url}: {e}")))?;
+        let files = files.iter().filter(|o| o.location.as_ref().ends_with(".parquet")).count();
+        if files == 0 {
+            return Err(no_files(url));
+        }
+        Ok(files)
+    }
+}
+
+fn no_files(url: &ArchiveUrl) -> QueryError {
+    QueryError::Sql {
+        message: format!(
+            "no archive files in {url}: ingest with `sluice-ingest --archive {url}`, or check the URL and AWS_ENDPOINT_URL"
+        ),
+        user: true,
+    }
+}
+
+/// Live archive files under a local shared archive.
+fn local_archive_files(path: &Path) -> Result<usize, QueryError> {
+    let mut files = Vec::new();
+    let mut stack = vec![path.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| QueryError::Sql { message: format!("cannot read {}: {e}", dir.display()), user: false })?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    Ok(sluice_index::archive_files::live_files(&files).len())
+}
+
+async fn register(location: Location) -> Result<SessionContext, DataFusionError> {
     let config = SessionConfig::new().with_information_schema(true);
     // No cached listings: a statement run again after a compaction must
     // list the partitions again (see `SqlEngine::run`).
     let cache = CacheManagerConfig::default().with_list_files_cache_limit(0);
     let runtime = RuntimeEnvBuilder::new().with_cache_manager(cache).build_arc()?;
     let context = SessionContext::new_with_config_rt(config, runtime);
-    let mut root = archive.canonicalize()?.to_string_lossy().into_owned();
-    root.push('/');
-    let url = ListingTableUrl::parse(&root)?;
+    let url = ListingTableUrl::parse(&location.root)?;
     // Listings leave out what a compaction superseded (see `live_store`).
-    crate::live_store::raise_open_file_limit();
-    let local = Arc::new(object_store::local::LocalFileSystem::new());
-    context.register_object_store(url.object_store().as_ref(), Arc::new(LiveArchiveStore::new(local)));
+    context.register_object_store(url.object_store().as_ref(), location.store);
     let options = ListingOptions::new(Arc::new(ParquetFormat::default().with_enable_pruning(true)))
         .with_file_extension(".parquet")
         .with_table_partition_cols(vec![("date".to_owned(), DataType::Date32), ("hour".to_owned(), DataType::Utf8)]);

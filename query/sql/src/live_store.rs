@@ -34,7 +34,10 @@ use object_store::{
 #[derive(Debug)]
 pub struct LiveArchiveStore {
     inner: Arc<dyn ObjectStore>,
-    pinned: Arc<Mutex<HashMap<Path, Pinned>>>,
+    /// Listed files, open; `None` for a remote store, whose reads of a
+    /// file deleted since the listing fail as "not found" (and the
+    /// statement runs again, see `SqlEngine::run`).
+    pinned: Option<Arc<Mutex<HashMap<Path, Pinned>>>>,
 }
 
 /// A listed archive file, open.
@@ -46,7 +49,13 @@ struct Pinned {
 
 impl LiveArchiveStore {
     pub fn new(inner: Arc<dyn ObjectStore>) -> LiveArchiveStore {
-        LiveArchiveStore { inner, pinned: Arc::default() }
+        LiveArchiveStore { inner, pinned: Some(Arc::default()) }
+    }
+
+    /// A shared archive in an object store: listings keep to live files
+    /// (of each writer), nothing is pinned.
+    pub fn remote(inner: Arc<dyn ObjectStore>) -> LiveArchiveStore {
+        LiveArchiveStore { inner, pinned: None }
     }
 }
 
@@ -55,7 +64,8 @@ impl LiveArchiveStore {
 /// makes the listing stale: the output may not be in it, so leaving the file
 /// out would lose its rows. That is a "not found" error, which makes
 /// `SqlEngine::run` run the statement again on a new listing.
-fn pin(pinned: &Mutex<HashMap<Path, Pinned>>, objects: Vec<ObjectMeta>) -> Result<Vec<ObjectMeta>> {
+fn pin(pinned: Option<&Mutex<HashMap<Path, Pinned>>>, objects: Vec<ObjectMeta>) -> Result<Vec<ObjectMeta>> {
+    let Some(pinned) = pinned else { return Ok(objects) };
     let mut pinned = pinned.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     for object in &objects {
         let local = PathBuf::from(format!("/{}", object.location));
@@ -71,6 +81,32 @@ fn pin(pinned: &Mutex<HashMap<Path, Pinned>>, objects: Vec<ObjectMeta>) -> Resul
         pinned.insert(object.location.clone(), Pinned { file, meta: object.clone() });
     }
     Ok(objects)
+}
+
+/// Listings of one prefix taken again when a file listed was gone before it
+/// could be pinned.
+const LISTING_ATTEMPTS: usize = 20;
+
+/// `list`'s live objects, pinned. A file gone between the listing and its
+/// pinning was deleted by a compaction that had already published its output
+/// (see `sluice_index::compact`), so listing the prefix again finds that
+/// output. Only when every attempt meets a deleted file (a compaction per
+/// listing) is the "not found" returned, for `SqlEngine::run` to run the
+/// statement again.
+async fn listed_and_pinned<F, Fut>(pinned: Option<&Mutex<HashMap<Path, Pinned>>>, mut list: F) -> Result<ListResult>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<ListResult>>,
+{
+    let mut attempt = 1;
+    loop {
+        let ListResult { common_prefixes, objects } = list().await?;
+        match pin(pinned, live(objects)) {
+            Ok(objects) => return Ok(ListResult { common_prefixes, objects }),
+            Err(object_store::Error::NotFound { .. }) if attempt < LISTING_ATTEMPTS => attempt += 1,
+            Err(error) => return Err(error),
+        }
+    }
 }
 
 /// Raises the soft limit on open files to the hard one: a statement over a
@@ -117,10 +153,10 @@ impl ObjectStore for LiveArchiveStore {
     }
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
-        let pinned = {
-            let pinned = self.pinned.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let pinned = self.pinned.as_ref().and_then(|pinned| {
+            let pinned = pinned.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             pinned.get(location).map(|pin| (pin.file.try_clone(), pin.meta.clone()))
-        };
+        });
         let Some((file, meta)) = pinned else { return self.inner.get_opts(location, options).await };
         let error = |source: Box<dyn std::error::Error + Send + Sync>| object_store::Error::Generic {
             store: "LiveArchiveStore",
@@ -140,22 +176,68 @@ impl ObjectStore for LiveArchiveStore {
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        let listing = self.inner.list(prefix);
+        let inner = self.inner.clone();
         let pinned = self.pinned.clone();
-        stream::once(async move { listing.try_collect::<Vec<_>>().await })
-            .and_then(move |objects| futures::future::ready(pin(&pinned, live(objects))))
-            .map_ok(|objects| stream::iter(objects.into_iter().map(Ok)))
-            .try_flatten()
-            .boxed()
+        let prefix = prefix.cloned();
+        stream::once(async move {
+            listed_and_pinned(pinned.as_deref(), || {
+                let listing = inner.list(prefix.as_ref());
+                async move {
+                    let objects = listing.try_collect::<Vec<_>>().await?;
+                    Ok(ListResult { common_prefixes: Vec::new(), objects })
+                }
+            })
+            .await
+        })
+        .map_ok(|result| stream::iter(result.objects.into_iter().map(Ok)))
+        .try_flatten()
+        .boxed()
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
-        let mut result = self.inner.list_with_delimiter(prefix).await?;
-        result.objects = pin(&self.pinned, live(result.objects))?;
-        Ok(result)
+        listed_and_pinned(self.pinned.as_deref(), || self.inner.list_with_delimiter(prefix)).await
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
         self.inner.copy_opts(from, to, options).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(path: &std::path::Path) -> ObjectMeta {
+        ObjectMeta {
+            location: Path::from(path.to_str().unwrap().trim_start_matches('/')),
+            last_modified: Default::default(),
+            size: 0,
+            e_tag: None,
+            version: None,
+        }
+    }
+
+    /// A compaction deletes a listed file before it is pinned: the prefix is
+    /// listed again and the output, published before the delete, is pinned.
+    #[test]
+    fn a_file_deleted_before_it_is_pinned_makes_the_listing_be_taken_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("part-00000000000000000001.parquet");
+        let output = dir.path().join("part-00000000000000000001-00000000000000000001.parquet");
+        std::fs::write(&output, b"").unwrap();
+        let pinned = Mutex::new(HashMap::new());
+        let mut listings = 0;
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let listed = runtime
+            .block_on(listed_and_pinned(Some(&pinned), || {
+                listings += 1;
+                // The first listing still has the input, deleted since.
+                let objects = if listings == 1 { vec![meta(&input)] } else { vec![meta(&input), meta(&output)] };
+                futures::future::ready(Ok(ListResult { common_prefixes: Vec::new(), objects }))
+            }))
+            .unwrap();
+        assert_eq!(listings, 2);
+        assert_eq!(listed.objects, vec![meta(&output)]);
+        assert_eq!(pinned.lock().unwrap().len(), 1);
     }
 }

@@ -19,6 +19,10 @@ struct Args {
     /// Data directory [default: $SLUICE_DATA_DIR, else ./sluice-data].
     #[arg(long, value_name = "DIR", env = "SLUICE_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// A shared archive (s3://BUCKET/PREFIX or a directory) to query
+    /// instead of the data directory's archive.
+    #[arg(long, value_name = "URL")]
+    archive: Option<String>,
     /// When to color the error label: auto (a terminal, unless NO_COLOR), always or never.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
     color: ColorWhen,
@@ -73,7 +77,13 @@ fn main() -> ExitCode {
         Format::Json => SqlFormat::Json,
         Format::Ndjson => SqlFormat::Ndjson,
     };
-    let result = SqlEngine::open(&data_dir).and_then(|engine| engine.run(&args.statement));
+    let engine = match &args.archive {
+        Some(url) => sluice_index::shared_archive::ArchiveUrl::parse(url)
+            .map_err(|e| sluice_query::QueryError::Sql { message: e.to_string(), user: true })
+            .and_then(|url| SqlEngine::open_shared(&url)),
+        None => SqlEngine::open(&data_dir),
+    };
+    let result = engine.and_then(|engine| engine.run(&args.statement));
     let result = match result {
         Ok(result) => result,
         Err(error) => {

@@ -304,6 +304,12 @@ built apart so that the other commands build in minutes.")]
         /// from the files' statistics without scanning any.
         #[arg(long)]
         stats: bool,
+        /// Query this shared archive instead of the data directory's own:
+        /// s3://BUCKET/PREFIX (credentials, region and AWS_ENDPOINT_URL the
+        /// usual AWS way) or a directory, as `sluice-ingest --archive`
+        /// writes it. Every writer's files are read, each record once.
+        #[arg(long, value_name = "URL")]
+        archive: Option<String>,
     },
     /// The most frequent values of a field among the matches, with counts and share.
     #[command(after_help = "\

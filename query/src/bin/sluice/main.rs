@@ -74,8 +74,9 @@ impl From<io::Error> for Failure {
 
 fn run(args: &Args, data_dir: &std::path::Path, zone: &Zone) -> Result<(), Failure> {
     match &args.command {
-        Command::Sql { statement, format, stats } => {
-            return Err(Failure::Sql(sql::exec(data_dir, statement, *format, *stats, args.color)));
+        Command::Sql { statement, format, stats, archive } => {
+            let archive = archive.as_deref();
+            return Err(Failure::Sql(sql::exec(data_dir, archive, statement, *format, *stats, args.color)));
         }
         Command::Completions { shell } => return Ok(generate::completions(*shell, &mut io::stdout())?),
         Command::Man { out_dir: None } => return Ok(generate::man_page(&mut io::stdout())?),

@@ -35,6 +35,7 @@ impl SqlUnavailable {
 /// exits with `sluice`'s exit codes. Returns only if it could not start.
 pub fn exec(
     data_dir: &Path,
+    archive: Option<&str>,
     statement: &str,
     format: SqlOutputFormat,
     stats: bool,
@@ -45,6 +46,7 @@ pub fn exec(
     command
         .arg("--data-dir")
         .arg(data_dir)
+        .args(archive.map(|url| format!("--archive={url}")))
         .arg("--color")
         .arg(value_name(color))
         .arg("--format")

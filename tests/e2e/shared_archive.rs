@@ -1,0 +1,171 @@
+//! The shared archive (`--archive URL`): several data directories copy their
+//! archives to one prefix as they commit, compact and expire, each writing
+//! only its own files, and `sluice sql --archive URL` reads the union, each
+//! record once. Here the prefix is a directory; `tests/interop/s3_archive.py`
+//! runs the same on an S3 server (moto).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::{binary, generate_corpus, run, stderr_text, workspace};
+
+/// `sluice sql` (CSV, no header row) over a data directory or, with
+/// `--archive`, a shared archive.
+fn sql(target: &[&str], statement: &str) -> Vec<String> {
+    let mut args = vec!["sql", statement, "--format", "csv"];
+    args.extend_from_slice(target);
+    let output = run("sluice", &args, None);
+    assert_eq!(output.status.code(), Some(0), "{statement}: {}", stderr_text(&output));
+    String::from_utf8(output.stdout).unwrap().lines().skip(1).map(str::to_owned).collect()
+}
+
+const TOTALS: &str = "SELECT count(*) AS n, min(timestamp) AS first, max(timestamp) AS last, \
+                      count(DISTINCT timestamp) AS instants FROM logs";
+const BY_DAY: &str = "SELECT date, count(*) AS n FROM logs GROUP BY date ORDER BY date";
+
+/// The archive files under `dir`, relative, sorted.
+fn files(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    crate::collect(dir, "parquet", &mut found);
+    let mut names: Vec<String> =
+        found.iter().map(|p| p.strip_prefix(dir).unwrap().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+fn writer_of(name: &str) -> &str {
+    name.strip_suffix(".parquet").and_then(|stem| stem.rsplit_once('.')).map_or("", |(_, writer)| writer)
+}
+
+#[test]
+fn ingesters_share_one_archive_and_sql_reads_the_union_once_through_compaction_and_retention() {
+    let temp = tempfile::tempdir().unwrap();
+    let shared = temp.path().join("shared");
+    let shared_arg = ["--archive", shared.to_str().unwrap()];
+    let mut data_dirs: Vec<PathBuf> = Vec::new();
+    let mut ingests = Vec::new();
+    // Two ingesters, each with its own data directory, at the same time.
+    for (name, seed, size) in [("a", "31", "400KB"), ("b", "32", "300KB")] {
+        let (corpus, _) =
+            generate_corpus(temp.path(), name, &["--size", size, "--seed", seed, "--days", "3", "--malformed", "0"]);
+        let data = temp.path().join(name);
+        let child = Command::new(binary("sluice-ingest"))
+            .args(["--data-dir", data.to_str().unwrap(), "--batch-bytes", "60000", "--compact-after", "off"])
+            .args(shared_arg)
+            .arg(&corpus)
+            .current_dir(workspace())
+            .env_remove("SLUICE_DATA_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        data_dirs.push(data);
+        ingests.push(child);
+    }
+    for child in ingests {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", stderr_text(&output));
+        // Every file went up before the run said it was done.
+        assert!(stderr_text(&output).contains("\n  shared archive: "), "{}", stderr_text(&output));
+    }
+    let [a, b] = [&data_dirs[0], &data_dirs[1]];
+    let a_dir = ["--data-dir", a.to_str().unwrap()];
+    let b_dir = ["--data-dir", b.to_str().unwrap()];
+
+    // Each file carries its writer, the name its data directory keeps.
+    let writers: Vec<String> =
+        data_dirs.iter().map(|d| std::fs::read_to_string(d.join("archive-writer")).unwrap()).collect();
+    assert_ne!(writers[0], writers[1]);
+    let shared_files = files(&shared);
+    for (dir, writer) in data_dirs.iter().zip(&writers) {
+        let own: Vec<String> = shared_files
+            .iter()
+            .filter(|name| writer_of(name) == writer)
+            .map(|name| name.replace(&format!(".{writer}.parquet"), ".parquet"))
+            .collect();
+        assert_eq!(own, files(&dir.join("archive")), "{writer}");
+    }
+    assert_eq!(shared_files.iter().filter(|name| writer_of(name).is_empty()).count(), 0, "{shared_files:?}");
+    assert!(shared.join("_sluice_layout.json").is_file());
+
+    // The union: counts add up, times are the extremes of both, and the
+    // per-day counts are the sums.
+    let union = |target: &[&str]| (sql(target, TOTALS), sql(target, BY_DAY));
+    let check_union = |when: &str| {
+        let (totals_a, days_a) = union(&a_dir);
+        let (totals_b, days_b) = union(&b_dir);
+        let (totals, days) = union(&shared_arg);
+        let fields = |line: &str| line.split(',').map(str::to_owned).collect::<Vec<_>>();
+        let (ta, tb, t) = (fields(&totals_a[0]), fields(&totals_b[0]), fields(&totals[0]));
+        let n = |f: &[String]| f[0].parse::<u64>().unwrap();
+        assert_eq!(n(&t), n(&ta) + n(&tb), "{when}: {totals:?} {totals_a:?} {totals_b:?}");
+        assert_eq!(t[1], ta[1].clone().min(tb[1].clone()), "{when}");
+        assert_eq!(t[2], ta[2].clone().max(tb[2].clone()), "{when}");
+        let mut by_day = std::collections::BTreeMap::<String, u64>::new();
+        for line in days_a.iter().chain(&days_b) {
+            let (day, count) = line.split_once(',').unwrap();
+            *by_day.entry(day.to_owned()).or_default() += count.parse::<u64>().unwrap();
+        }
+        let expected: Vec<String> = by_day.iter().map(|(day, n)| format!("{day},{n}")).collect();
+        assert_eq!(days, expected, "{when}");
+        n(&t)
+    };
+    let total = check_union("after ingest");
+
+    // `a` compacts: the shared archive follows, its hours one file each.
+    let compacted =
+        run("sluice-ingest", &[&["compact", "--zstd-level", "3"][..], &a_dir[..], &shared_arg[..]].concat(), None);
+    assert_eq!(compacted.status.code(), Some(0), "{}", stderr_text(&compacted));
+    assert!(stderr_text(&compacted).contains("  shared archive: "), "{}", stderr_text(&compacted));
+    let a_files: Vec<String> = files(&shared).into_iter().filter(|name| writer_of(name) == writers[0]).collect();
+    assert!(a_files.iter().all(|name| name.contains("/part-") && name.matches('-').count() >= 2), "{a_files:?}");
+    assert_eq!(a_files.len(), files(&a.join("archive")).len(), "one compacted file per hour in both: {a_files:?}");
+    assert_eq!(check_union("after compaction"), total);
+
+    // `b` drops its first day: so does the shared archive, and nothing of `a`.
+    let retained = run(
+        "sluice-ingest",
+        &[&["compact", "--retention", "2d", "--now", "2024-03-04T00:00:00Z"][..], &b_dir[..], &shared_arg[..]].concat(),
+        None,
+    );
+    assert_eq!(retained.status.code(), Some(0), "{}", stderr_text(&retained));
+    assert!(stderr_text(&retained).starts_with("dropped 2024-03-01"), "{}", stderr_text(&retained));
+    assert!(
+        !files(&shared).iter().any(|name| name.starts_with("date=2024-03-01/") && writer_of(name) == writers[1]),
+        "{:?}",
+        files(&shared)
+    );
+    assert!(files(&shared).iter().any(|name| name.starts_with("date=2024-03-01/") && writer_of(name) == writers[0]));
+    let after = check_union("after retention");
+    assert!(after < total, "{after} of {total}");
+}
+
+#[test]
+fn a_bad_archive_url_is_refused_with_what_is_expected() {
+    let output = run("sluice-ingest", &["--data-dir", "/nonexistent", "--archive", "gs://bucket/logs"], Some(b""));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_text(&output));
+    assert!(
+        stderr_text(&output).contains(
+            "`gs://bucket/logs` is not an archive location: expected s3://BUCKET[/PREFIX], file:///PATH or a directory path (only s3:// and file:// are supported)"
+        ),
+        "{}",
+        stderr_text(&output)
+    );
+}
+
+/// On S3 (a moto server the script starts): ingest, compact and retention
+/// through `--archive s3://…`, read back by `sluice sql --archive`, DuckDB's
+/// httpfs and pyarrow's S3 filesystem, all agreeing with the data directory.
+#[test]
+fn an_s3_archive_is_read_back_by_sluice_duckdb_and_pyarrow() {
+    let temp = tempfile::tempdir().unwrap();
+    let (corpus, _) =
+        generate_corpus(temp.path(), "corpus", &["--size", "300KB", "--seed", "33", "--days", "3", "--malformed", "0"]);
+    let expected = temp.path().join("corpus.expected.json");
+    let bin_dir = binary("sluice-ingest").parent().unwrap().to_owned();
+    let packages = "moto[server] boto3 duckdb duckdb-extension-httpfs pyarrow";
+    let args = [bin_dir.as_os_str(), temp.path().as_os_str(), corpus.as_os_str(), expected.as_os_str()];
+    let stdout = crate::run_python("s3_archive.py", &args, packages);
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 18, "{stdout}");
+}
