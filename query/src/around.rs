@@ -29,16 +29,23 @@ pub struct EventRef {
     pub hour: i64,
     pub batch: u64,
     pub row: u64,
+    /// Which data directory, when several are queried (`--data-dir A
+    /// --data-dir B`): 0 for the first, whose references carry no prefix;
+    /// `N/` before the others'.
+    pub source: u16,
 }
 
 impl EventRef {
     pub fn of(hit: &Hit) -> EventRef {
-        EventRef { hour: hit.timestamp.div_euclid(NANOS_PER_HOUR), batch: hit.batch, row: hit.row }
+        EventRef { hour: hit.timestamp.div_euclid(NANOS_PER_HOUR), batch: hit.batch, row: hit.row, source: hit.source }
     }
 }
 
 impl fmt::Display for EventRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.source > 0 {
+            write!(f, "{}/", self.source)?;
+        }
         write!(f, "{}:{}:{}", self.hour, self.batch, self.row)
     }
 }
@@ -48,7 +55,12 @@ impl FromStr for EventRef {
 
     fn from_str(text: &str) -> Result<EventRef, QueryError> {
         let bad = || QueryError::BadRef { text: text.to_owned() };
-        let mut parts = text.trim().split(':');
+        let text = text.trim();
+        let (source, rest) = match text.split_once('/') {
+            Some((source, rest)) => (source.parse().map_err(|_| bad())?, rest),
+            None => (0, text),
+        };
+        let mut parts = rest.split(':');
         let (Some(hour), Some(batch), Some(row), None) = (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(bad());
@@ -57,6 +69,7 @@ impl FromStr for EventRef {
             hour: hour.parse().map_err(|_| bad())?,
             batch: batch.parse().map_err(|_| bad())?,
             row: row.parse().map_err(|_| bad())?,
+            source,
         })
     }
 }
@@ -73,7 +86,11 @@ impl Store {
     /// from the same service and host, in time order (ties in archive
     /// order, which is arrival order).
     pub fn context(&self, event: EventRef, before: usize, after: usize) -> Result<Context, QueryError> {
-        let probe = Hit { timestamp: event.hour * NANOS_PER_HOUR, batch: event.batch, row: event.row };
+        if usize::from(event.source) >= self.dirs().len() {
+            return Err(QueryError::UnknownRef { event: event.to_string() });
+        }
+        let probe =
+            Hit { timestamp: event.hour * NANOS_PER_HOUR, batch: event.batch, row: event.row, source: event.source };
         let record = fetch(self, &[probe])
             .map_err(|_| QueryError::UnknownRef { event: event.to_string() })?
             .pop()
@@ -92,7 +109,7 @@ impl Store {
         let mut earlier = around(TimeRange { from: None, to: Some(at) }, before, false)?;
         earlier.reverse();
         let mut instant = around(TimeRange { from: Some(at), to: Some(at + 1) }, MAX_SAME_INSTANT, true)?;
-        instant.sort_by_key(|hit| (hit.batch, hit.row));
+        instant.sort_by_key(|hit| (hit.source, hit.batch, hit.row));
         let later = around(TimeRange { from: Some(at + 1), to: None }, after, true)?;
         // Records at the event's very instant count as before or after it.
         let hits: Vec<Hit> = earlier.into_iter().chain(instant).chain(later).collect();
@@ -122,11 +139,14 @@ mod tests {
 
     #[test]
     fn refs_round_trip() {
-        let hit = Hit { timestamp: 1_709_251_200_000_000_000 + 5, batch: 12, row: 3456 };
+        let hit = Hit { timestamp: 1_709_251_200_000_000_000 + 5, batch: 12, row: 3456, source: 0 };
         let event = EventRef::of(&hit);
         assert_eq!(event.to_string(), "474792:12:3456");
         assert_eq!("474792:12:3456".parse::<EventRef>().unwrap(), event);
-        for bad in ["", "1:2", "1:2:3:4", "a:2:3", "1:-2:3"] {
+        let second = EventRef::of(&Hit { source: 2, ..hit });
+        assert_eq!(second.to_string(), "2/474792:12:3456");
+        assert_eq!("2/474792:12:3456".parse::<EventRef>().unwrap(), second);
+        for bad in ["", "1:2", "1:2:3:4", "a:2:3", "1:-2:3", "x/1:2:3", "/1:2:3", "1/2/1:2:3"] {
             assert!(bad.parse::<EventRef>().is_err(), "{bad}");
         }
     }

@@ -39,6 +39,8 @@ pub enum QueryError {
     BadBaseline { text: String },
     #[error("compare needs --from: the start of the window to compare with the baseline")]
     WindowNeeded,
+    #[error("{given} data directories given: query 1 to {max} at once")]
+    TooManyDataDirs { given: usize, max: usize },
     #[error("sql: {message}")]
     Sql { message: String, user: bool },
     #[error("cannot count by `{field}`: {reason}; fields you can count by: {known}")]
@@ -67,7 +69,8 @@ impl QueryError {
             | QueryError::BadBaseline { .. }
             | QueryError::WindowNeeded
             | QueryError::UnknownRef { .. }
-            | QueryError::TooManyBuckets { .. } => ErrorKind::UserFixable,
+            | QueryError::TooManyBuckets { .. }
+            | QueryError::TooManyDataDirs { .. } => ErrorKind::UserFixable,
             QueryError::Index { source: tantivy::TantivyError::IoError(_), .. } | QueryError::Archive { .. } => {
                 ErrorKind::OperatorFixable
             }

@@ -18,7 +18,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderB
 use parquet::file::metadata::PageIndexPolicy;
 use sluice_index::archive::file_path;
 use sluice_index::archive_files::{RowLocation, RowLocator};
-use sluice_index::data_dir::batch_file_stem;
+use sluice_index::data_dir::{DataDir, batch_file_stem};
 use sluice_index::storage::staged_path;
 use sluice_schemas::Timestamp;
 
@@ -52,19 +52,44 @@ pub fn fetch(store: &Store, hits: &[Hit]) -> Result<Vec<FetchedRecord>, QueryErr
 /// between) is looked for again, so a fetch during compaction returns the
 /// same records as before and after it.
 pub fn fetch_columns(store: &Store, hits: &[Hit], columns: Option<&[&str]>) -> Result<Vec<FetchedRecord>, QueryError> {
-    let mut locator = RowLocator::new(&store.dir.index(), &store.dir.archive());
+    if store.dirs().len() == 1 {
+        return fetch_from(&store.dirs()[0], hits, columns);
+    }
+    // Each data directory's hits from its own archive, then back in order.
+    let mut out: Vec<Option<FetchedRecord>> = vec![None; hits.len()];
+    for (source, dir) in store.dirs().iter().enumerate() {
+        let (positions, own): (Vec<usize>, Vec<Hit>) =
+            hits.iter().enumerate().filter(|(_, hit)| usize::from(hit.source) == source).map(|(i, h)| (i, *h)).unzip();
+        if own.is_empty() {
+            continue;
+        }
+        for (position, record) in positions.into_iter().zip(fetch_from(dir, &own, columns)?) {
+            out[position] = Some(record);
+        }
+    }
+    out.into_iter()
+        .zip(hits)
+        .map(|(record, hit)| {
+            record.ok_or_else(|| QueryError::UnknownRef { event: crate::around::EventRef::of(hit).to_string() })
+        })
+        .collect()
+}
+
+/// [`fetch_columns`] of hits all in `dir`.
+fn fetch_from(dir: &DataDir, hits: &[Hit], columns: Option<&[&str]>) -> Result<Vec<FetchedRecord>, QueryError> {
+    let mut locator = RowLocator::new(&dir.index(), &dir.archive());
     let mut out: Vec<Option<FetchedRecord>> = vec![None; hits.len()];
     let mut pending: Vec<usize> = (0..hits.len()).collect();
     for attempt in 0..FETCH_ATTEMPTS {
         let mut by_file: BTreeMap<PathBuf, Vec<(u64, usize)>> = BTreeMap::new();
         for &position in &pending {
-            let location = locate(store, &mut locator, &hits[position])?;
+            let location = locate(dir, &mut locator, &hits[position])?;
             by_file.entry(location.path).or_default().push((location.row, position));
         }
         let mut retry = Vec::new();
         for (path, mut rows) in by_file {
             rows.sort_unstable();
-            let file = match store.dir.storage().open_read(&path) {
+            let file = match dir.storage().open_read(&path) {
                 Ok(file) => file,
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound && attempt + 1 < FETCH_ATTEMPTS => {
                     if let Some(partition) = path.parent() {
@@ -85,7 +110,7 @@ pub fn fetch_columns(store: &Store, hits: &[Hit], columns: Option<&[&str]>) -> R
         }
         pending = retry;
     }
-    let archive = store.dir.archive();
+    let archive = dir.archive();
     out.into_iter()
         .zip(hits)
         .map(|(record, hit)| {
@@ -104,12 +129,12 @@ const FETCH_ATTEMPTS: usize = 4;
 /// Where a hit's row is: its batch's file (published, or still staged
 /// between the commit's manifest store and its rename), else the compacted
 /// file that holds its batch now.
-fn locate(store: &Store, locator: &mut RowLocator, hit: &Hit) -> Result<RowLocation, QueryError> {
-    let archive = store.dir.archive();
+fn locate(dir: &DataDir, locator: &mut RowLocator, hit: &Hit) -> Result<RowLocation, QueryError> {
+    let archive = dir.archive();
     let published = file_path(&archive, hit.timestamp, &batch_file_stem(hit.batch));
     let error = |message: String| QueryError::Archive { path: published.clone(), message };
     let Some(partition) = published.parent() else { return Err(error("no partition".to_owned())) };
-    let storage = store.dir.storage();
+    let storage = dir.storage();
     for _ in 0..FETCH_ATTEMPTS {
         if let Some(location) =
             locator.locate(storage, partition, hit.batch, hit.row).map_err(|e| error(e.to_string()))?

@@ -533,7 +533,7 @@ mod tests {
         record.json =
             r#"{"timestamp":"2024-03-01T00:00:01.209000000Z","level":"error","attributes":{"http.status":500}}"#.into();
         let fields: Vec<String> = ["http.status", "level", "host", "ref", "timestamp"].map(String::from).to_vec();
-        let refs = [EventRef { hour: 474792, batch: 1, row: 7 }];
+        let refs = [EventRef { hour: 474792, batch: 1, row: 7, source: 0 }];
         let mut out = Vec::new();
         write_selected(&mut out, &[record.clone()], &refs, &fields, Format::Ndjson, &Zone::utc()).unwrap();
         assert_eq!(

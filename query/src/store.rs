@@ -28,6 +28,8 @@ pub struct Split {
     /// manifest, or never to be: a crash rolls them back). Every query then
     /// leaves them out.
     uncommitted_after: Option<u64>,
+    /// Which of the store's data directories it belongs to.
+    pub source: u16,
 }
 
 impl Split {
@@ -68,7 +70,7 @@ impl Split {
             (Some(before), Some(after)) if before <= last_batch && after <= last_batch => None,
             _ => Some(last_batch),
         };
-        Ok(Split { day: day.to_owned(), path: path.to_owned(), index, reader, uncommitted_after })
+        Ok(Split { day: day.to_owned(), path: path.to_owned(), index, reader, uncommitted_after, source: 0 })
     }
 
     pub(crate) fn searcher(&self) -> Searcher {
@@ -292,51 +294,92 @@ pub struct Hit {
     pub timestamp: i64,
     pub batch: u64,
     pub row: u64,
+    /// Which of the store's data directories holds it (0 for the first).
+    pub source: u16,
 }
 
-/// The data directory, open for queries: a consistent view of what the
-/// manifest recorded when it was opened.
+/// One or more data directories, open for queries: for each, a consistent
+/// view of what its manifest recorded when it was opened. Several data
+/// directories (several ingesters, `sluice --data-dir A --data-dir B`) are
+/// one corpus: their splits of the same day are searched together, and
+/// hits merged by time.
 pub struct Store {
+    /// The first data directory.
     pub dir: DataDir,
+    dirs: Vec<DataDir>,
+    /// Each data directory's last batch, in `dirs` order.
+    last_batches: Vec<u64>,
+    /// In day order, then data directory order.
     pub(crate) splits: Vec<Split>,
-    last_batch: u64,
 }
+
+/// At most this many data directories are queried together.
+pub const MAX_DATA_DIRS: usize = 64;
 
 impl Store {
     /// Opens the splits that overlap `range`. An empty or missing data
     /// directory is an error that says how to ingest.
     pub fn open(root: &Path, range: TimeRange) -> Result<Store, QueryError> {
-        let dir = DataDir::at(root);
-        // Loaded before the splits are listed and opened: whatever they hold
-        // beyond it is left out, and a split created after it holds only
-        // later batches. Refuses a directory in another on-disk format
-        // before opening it.
-        let last_batch = dir.load_manifest()?.last_batch;
-        let all = list_splits(&dir.index())?;
-        if all.is_empty() {
-            return Err(QueryError::EmptyDataDir { dir: root.to_owned() });
+        Store::open_many(&[root.to_owned()], range)
+    }
+
+    /// [`Store::open`] over several data directories at once, as one corpus.
+    pub fn open_many(roots: &[PathBuf], range: TimeRange) -> Result<Store, QueryError> {
+        if roots.is_empty() || roots.len() > MAX_DATA_DIRS {
+            return Err(QueryError::TooManyDataDirs { given: roots.len(), max: MAX_DATA_DIRS });
         }
-        let wanted: Vec<(String, PathBuf)> = all
-            .into_iter()
-            .filter(|(day, _)| day_start(day).is_some_and(|start| range.overlaps(start, start + NANOS_PER_DAY)))
-            .collect();
+        let mut dirs = Vec::new();
+        let mut last_batches = Vec::new();
+        let mut wanted: Vec<(u16, String, PathBuf)> = Vec::new();
+        for (source, root) in roots.iter().enumerate() {
+            let dir = DataDir::at(root);
+            // Loaded before the splits are listed and opened: whatever they
+            // hold beyond it is left out, and a split created after it holds
+            // only later batches. Refuses a directory in another on-disk
+            // format before opening it.
+            last_batches.push(dir.load_manifest()?.last_batch);
+            let all = list_splits(&dir.index())?;
+            if all.is_empty() {
+                return Err(QueryError::EmptyDataDir { dir: root.to_owned() });
+            }
+            wanted.extend(
+                all.into_iter()
+                    .filter(|(day, _)| day_start(day).is_some_and(|start| range.overlaps(start, start + NANOS_PER_DAY)))
+                    .map(|(day, path)| (source as u16, day, path)),
+            );
+            dirs.push(dir);
+        }
+        wanted.sort_by(|a, b| (&a.1, a.0).cmp(&(&b.1, b.0)));
         // Opening a split maps and checks every file of every segment: mostly
         // system time, so the splits open side by side.
         let opened: Vec<Result<Split, QueryError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> =
-                wanted.iter().map(|(day, path)| scope.spawn(move || Split::open(day, path, last_batch))).collect();
+            let handles: Vec<_> = wanted
+                .iter()
+                .map(|(source, day, path)| {
+                    let last_batch = last_batches[usize::from(*source)];
+                    scope.spawn(move || {
+                        Split::open(day, path, last_batch).map(|split| Split { source: *source, ..split })
+                    })
+                })
+                .collect();
             handles
                 .into_iter()
                 .map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
                 .collect()
         });
         let splits = opened.into_iter().collect::<Result<Vec<Split>, QueryError>>()?;
-        Ok(Store { dir, splits, last_batch })
+        Ok(Store { dir: dirs[0].clone(), dirs, last_batches, splits })
+    }
+
+    /// The data directories, in the order given.
+    pub fn dirs(&self) -> &[DataDir] {
+        &self.dirs
     }
 
     /// The last batch this store shows (the manifest's when it was opened).
+    /// (Of the first data directory.)
     pub fn last_batch(&self) -> u64 {
-        self.last_batch
+        self.last_batches[0]
     }
 
     /// The newest `limit` matches (oldest first with `oldest_first`) and
@@ -361,35 +404,41 @@ impl Store {
         let mut hits: Vec<Hit> = Vec::new();
         let mut total = 0u64;
         let order = if oldest_first { Order::Asc } else { Order::Desc };
-        let mut splits: Vec<&Split> = self.splits.iter().collect();
+        // A day's splits (one per data directory holding that day), newest
+        // (or oldest) day first.
+        let mut days: Vec<&[Split]> = self.splits.chunk_by(|a, b| a.day == b.day).collect();
         if !oldest_first {
-            splits.reverse();
+            days.reverse();
         }
-        for split in splits {
-            let query = query(split)?;
-            let searcher = split.searcher();
+        for day in days {
             // Days do not overlap: once `limit` hits are in hand, older (or
             // newer) days only add to the count.
             let want = limit.saturating_sub(hits.len());
-            if want == 0 {
-                total += searcher.search(&query, &Count).map_err(split.tantivy())? as u64;
-                continue;
-            }
-            let top = TopDocs::with_limit(want).order_by_fast_field::<DateTime>("timestamp", order);
-            let (found, count) = searcher.search(&query, &(top, Count)).map_err(split.tantivy())?;
-            total += count as u64;
             let first = hits.len();
-            for (_, address) in found {
-                hits.push(locate(&searcher, address, split)?);
+            for split in day {
+                let query = query(split)?;
+                let searcher = split.searcher();
+                if want == 0 {
+                    total += searcher.search(&query, &Count).map_err(split.tantivy())? as u64;
+                    continue;
+                }
+                let top = TopDocs::with_limit(want).order_by_fast_field::<DateTime>("timestamp", order);
+                let (found, count) = searcher.search(&query, &(top, Count)).map_err(split.tantivy())?;
+                total += count as u64;
+                for (_, address) in found {
+                    hits.push(locate(&searcher, address, split)?);
+                }
             }
             // Doc ids group similar records rather than follow time (see
             // `sluice_index::fields::GroupKey`), so records of the same
-            // instant come back in archive order, not doc-id order.
-            let split_hits = &mut hits[first..];
-            split_hits.sort_unstable_by_key(|hit| (hit.timestamp, hit.batch, hit.row));
+            // instant come back in archive order, not doc-id order; and
+            // several data directories' hits of one day are merged by time.
+            let day_hits = &mut hits[first..];
+            day_hits.sort_unstable_by_key(|hit| (hit.timestamp, hit.source, hit.batch, hit.row));
             if !oldest_first {
-                split_hits.reverse();
+                day_hits.reverse();
             }
+            hits.truncate(first + want);
         }
         Ok((hits, total))
     }
@@ -435,7 +484,7 @@ fn locate(searcher: &Searcher, address: DocAddress, split: &Split) -> Result<Hit
     let row = fast.u64("row").map_err(&tantivy)?.first(address.doc_id);
     match (timestamp, batch, row) {
         (Some(timestamp), Some(batch), Some(row)) => {
-            Ok(Hit { timestamp: timestamp.into_timestamp_nanos(), batch, row })
+            Ok(Hit { timestamp: timestamp.into_timestamp_nanos(), batch, row, source: split.source })
         }
         _ => Err(QueryError::Archive {
             path: split.path.clone(),

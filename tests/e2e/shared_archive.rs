@@ -169,3 +169,92 @@ fn an_s3_archive_is_read_back_by_sluice_duckdb_and_pyarrow() {
     let stdout = crate::run_python("s3_archive.py", &args, packages);
     assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 18, "{stdout}");
 }
+
+fn sluice_ok(args: &[&str]) -> String {
+    let output = run("sluice", args, None);
+    assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr_text(&output));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap()
+}
+
+/// `sluice --data-dir A --data-dir B`: several ingesters' data directories
+/// searched as one corpus: hits merged by time, counts added up, references
+/// into the second directory prefixed with its position.
+#[test]
+fn several_data_dirs_are_queried_as_one_corpus() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut dirs = Vec::new();
+    for (name, seed, size) in [("a", "41", "300KB"), ("b", "42", "200KB")] {
+        let (corpus, _) =
+            generate_corpus(temp.path(), name, &["--size", size, "--seed", seed, "--days", "2", "--malformed", "0"]);
+        let data = temp.path().join(name);
+        let ingest = run("sluice-ingest", &["--data-dir", data.to_str().unwrap(), corpus.to_str().unwrap()], None);
+        assert_eq!(ingest.status.code(), Some(0), "{}", stderr_text(&ingest));
+        dirs.push(data.to_str().unwrap().to_owned());
+    }
+    let a = ["--data-dir", dirs[0].as_str()];
+    let b = ["--data-dir", dirs[1].as_str()];
+    let both = ["--data-dir", dirs[0].as_str(), "--data-dir", dirs[1].as_str()];
+    let with = |dirs: &[&str], args: &[&str]| sluice_ok(&[dirs, args].concat());
+
+    // Counts add up, overall and by service.
+    let count = |dirs: &[&str]| json(&with(dirs, &["count", "*", "--by", "service", "--format", "json"]));
+    let (ca, cb, cab) = (count(&a), count(&b), count(&both));
+    assert_eq!(cab["count"].as_u64().unwrap(), ca["count"].as_u64().unwrap() + cb["count"].as_u64().unwrap());
+    let by_service = |value: &serde_json::Value| -> std::collections::BTreeMap<String, u64> {
+        value["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|bucket| (bucket["value"].to_string(), bucket["count"].as_u64().unwrap()))
+            .collect()
+    };
+    let mut summed = by_service(&ca);
+    for (service, n) in by_service(&cb) {
+        *summed.entry(service).or_default() += n;
+    }
+    assert_eq!(by_service(&cab), summed);
+
+    // Every record once, merged by time, oldest first and newest first.
+    let records = |dirs: &[&str], extra: &[&str]| -> Vec<String> {
+        with(dirs, &[&["search", "*", "--format", "ndjson"][..], extra].concat()).lines().map(str::to_owned).collect()
+    };
+    let all = ["--oldest-first", "--limit", "100000"];
+    let mut union = records(&a, &all);
+    union.extend(records(&b, &all));
+    let merged = records(&both, &all);
+    let time = |line: &String| json(line)["timestamp"].as_str().unwrap().to_owned();
+    assert!(merged.windows(2).all(|w| time(&w[0]) <= time(&w[1])), "not in time order");
+    let mut sorted_union = union.clone();
+    sorted_union.sort();
+    let mut sorted_merged = merged.clone();
+    sorted_merged.sort();
+    assert_eq!(sorted_merged, sorted_union);
+    let newest = records(&both, &["--limit", "7"]);
+    let mut by_time: Vec<&String> = union.iter().collect();
+    by_time.sort_by_key(|line| std::cmp::Reverse(time(line)));
+    assert_eq!(newest.iter().map(time).collect::<Vec<_>>(), by_time[..7].iter().map(|l| time(l)).collect::<Vec<_>>());
+
+    // References into `b` carry its position, and `context` finds them.
+    let table = with(&both, &["search", "*", "--limit", "100000"]);
+    let second: Vec<&str> =
+        table.lines().skip(1).filter_map(|line| line.split_whitespace().find(|w| w.starts_with("1/"))).collect();
+    assert_eq!(second.len() as u64, cb["count"].as_u64().unwrap(), "one `1/` reference per record of b");
+    let reference = second[second.len() / 2];
+    let event = |dirs: &[&str], reference: &str| -> serde_json::Value {
+        let lines = with(dirs, &["context", reference, "--before", "0", "--after", "0", "--format", "ndjson"]);
+        json(lines.lines().next().unwrap())
+    };
+    assert_eq!(event(&both, reference), event(&b, reference.trim_start_matches("1/")));
+    let unknown = run("sluice", &[&both[..], &["context", "2/474792:1:0"]].concat(), None);
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr_text(&unknown));
+
+    // `stats` describes each; `sql` points at the shared archive.
+    assert_eq!(with(&both, &["stats", "--format", "json"]).lines().count(), 2);
+    let sql = run("sluice", &[&both[..], &["sql", "SELECT 1"]].concat(), None);
+    assert_eq!(sql.status.code(), Some(2), "{}", stderr_text(&sql));
+    assert!(stderr_text(&sql).contains("sql reads one data directory's archive"), "{}", stderr_text(&sql));
+}

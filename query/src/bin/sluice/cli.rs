@@ -37,9 +37,12 @@ query, time or field, or an empty data directory; 3 unreadable data.";
 #[derive(Parser, Debug)]
 #[command(name = "sluice", version = VERSION.as_str(), after_help = AFTER_HELP)]
 pub struct Args {
-    /// Data directory [default: $SLUICE_DATA_DIR, else ./sluice-data].
-    #[arg(long, value_name = "DIR", env = "SLUICE_DATA_DIR", global = true)]
-    pub data_dir: Option<PathBuf>,
+    /// Data directory [default: $SLUICE_DATA_DIR, else ./sluice-data]. Give
+    /// it again to query several data directories (several ingesters') as
+    /// one: hits are merged by time, counts added up, and references to the
+    /// second and later carry its position (`1/474902:1:2`).
+    #[arg(long, value_name = "DIR", env = "SLUICE_DATA_DIR", global = true, action = clap::ArgAction::Append)]
+    pub data_dir: Vec<PathBuf>,
 
     /// Time zone for tables and for dates in --from/--to: UTC, local, +02:00, Europe/Berlin.
     #[arg(

@@ -33,8 +33,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let args = Args::parse();
     anstream::ColorChoice::from(args.color).write_global();
-    let data_dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from("sluice-data"));
-    let result = Zone::parse(&args.tz).map_err(Failure::from).and_then(|zone| run(&args, &data_dir, &zone));
+    let data_dirs = if args.data_dir.is_empty() { vec![PathBuf::from("sluice-data")] } else { args.data_dir.clone() };
+    let result = Zone::parse(&args.tz).map_err(Failure::from).and_then(|zone| run(&args, &data_dirs, &zone));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Query(error)) => {
@@ -72,10 +72,21 @@ impl From<io::Error> for Failure {
     }
 }
 
-fn run(args: &Args, data_dir: &std::path::Path, zone: &Zone) -> Result<(), Failure> {
+fn run(args: &Args, data_dirs: &[PathBuf], zone: &Zone) -> Result<(), Failure> {
+    let data_dir = data_dirs;
     match &args.command {
         Command::Sql { statement, format, stats, archive } => {
             let archive = archive.as_deref();
+            if data_dirs.len() > 1 && archive.is_none() {
+                return Err(QueryError::Sql {
+                    message: "sql reads one data directory's archive: for several ingesters', give the shared \
+                              archive they write (--archive URL)"
+                        .to_owned(),
+                    user: true,
+                }
+                .into());
+            }
+            let data_dir = &data_dirs[0];
             return Err(Failure::Sql(sql::exec(data_dir, archive, statement, *format, *stats, args.color)));
         }
         Command::Completions { shell } => return Ok(generate::completions(*shell, &mut io::stdout())?),
@@ -164,7 +175,11 @@ fn run(args: &Args, data_dir: &std::path::Path, zone: &Zone) -> Result<(), Failu
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
             let color = stdout_color();
             // The follower starts before the first read, so nothing committed in between is missed.
-            let mut follower = if *follow { Some(Follower::new(data_dir, query, range)?) } else { None };
+            let mut follower = if *follow {
+                Some(data_dirs.iter().map(|dir| Follower::new(dir, query, range)).collect::<Result<Vec<_>, _>>()?)
+            } else {
+                None
+            };
             let store = open_store(data_dir, range)?;
             let (mut hits, total) = store.search(query, range, *lines, false)?;
             hits.reverse();
@@ -174,9 +189,14 @@ fn run(args: &Args, data_dir: &std::path::Path, zone: &Zone) -> Result<(), Failu
                 if follower.is_some() && matches!(format, OutputFormat::Json) { OutputFormat::Ndjson } else { *format };
             write_records(&mut out, &records, &refs, total, format.into(), Layout::Search, TableStyle { color, zone })?;
             out.flush()?;
-            while let Some(follower) = follower.as_mut() {
+            while let Some(followers) = follower.as_mut() {
                 std::thread::sleep(std::time::Duration::from_millis(500));
-                let records = follower.poll()?;
+                let mut records = Vec::new();
+                for follower in followers.iter_mut() {
+                    records.extend(follower.poll()?);
+                }
+                // Each follower's records are in order; several merge by time.
+                records.sort_by_key(|record| record.timestamp);
                 if records.is_empty() {
                     continue;
                 }
@@ -225,11 +245,19 @@ fn run(args: &Args, data_dir: &std::path::Path, zone: &Zone) -> Result<(), Failu
             out.flush()?;
         }
         Command::Stats { format } => {
-            let stats = open_store(data_dir, TimeRange::ALL)?.stats()?;
-            match format {
-                OutputFormat::Table => write_stats(&mut out, &stats, zone)?,
-                OutputFormat::Json | OutputFormat::Ndjson => {
-                    writeln!(out, "{}", serde_json::to_string(&stats).unwrap_or_default())?
+            // One table (or JSON line) per data directory.
+            for (i, dir) in data_dirs.iter().enumerate() {
+                let stats = open_store(std::slice::from_ref(dir), TimeRange::ALL)?.stats()?;
+                match format {
+                    OutputFormat::Table => {
+                        if i > 0 {
+                            writeln!(out)?;
+                        }
+                        write_stats(&mut out, &stats, zone)?
+                    }
+                    OutputFormat::Json | OutputFormat::Ndjson => {
+                        writeln!(out, "{}", serde_json::to_string(&stats).unwrap_or_default())?
+                    }
                 }
             }
             out.flush()?;
@@ -265,8 +293,8 @@ const TABLE_COLUMNS: [&str; 5] = ["timestamp", "level", "service", "host", "mess
 /// Opens the data directory for the rest of the process. The store is
 /// never dropped: unmapping a few hundred index files one by one costs
 /// milliseconds that the kernel saves by tearing the process down at exit.
-fn open_store(data_dir: &std::path::Path, range: TimeRange) -> Result<&'static Store, QueryError> {
-    Ok(Box::leak(Box::new(Store::open(data_dir, range)?)))
+fn open_store(data_dirs: &[PathBuf], range: TimeRange) -> Result<&'static Store, QueryError> {
+    Ok(Box::leak(Box::new(Store::open_many(data_dirs, range)?)))
 }
 
 /// Nothing matched: say so if a field name in the query looks like a typo.
