@@ -258,3 +258,36 @@ fn several_data_dirs_are_queried_as_one_corpus() {
     assert_eq!(sql.status.code(), Some(2), "{}", stderr_text(&sql));
     assert!(stderr_text(&sql).contains("sql reads one data directory's archive"), "{}", stderr_text(&sql));
 }
+
+/// `serve --archive`: what the server commits is in the shared archive
+/// within seconds, while it runs, and all of it once it has stopped.
+#[test]
+fn a_server_uploads_what_it_commits_while_it_runs() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let shared = temp.path().join("shared");
+    let server = crate::serve::Server::start(&data, &["--archive", shared.to_str().unwrap()]);
+    let body: String = (0..50)
+        .map(|i| {
+            format!("{{\"time\":\"2024-03-01T10:{:02}:00Z\",\"level\":\"info\",\"msg\":\"request {i}\"}}\n", i % 60)
+        })
+        .collect();
+    let (status, answer) = server.post_json("/api/v1/ingest?service=web", &[], body.as_bytes());
+    assert_eq!((status, answer["accepted"].as_u64()), (200, Some(50)), "{answer}");
+    let started = std::time::Instant::now();
+    while files(&shared).is_empty() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "nothing uploaded within 10 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    eprintln!("uploaded after {:?}", started.elapsed());
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("\n  shared archive: "), "{stderr}");
+    let local = files(&data.join("archive"));
+    let uploaded: Vec<String> = files(&shared)
+        .iter()
+        .map(|name| format!("{}.parquet", name.strip_suffix(".parquet").unwrap().rsplit_once('.').unwrap().0))
+        .collect();
+    assert_eq!(uploaded, local);
+    assert_eq!(sql(&["--archive", shared.to_str().unwrap()], "SELECT count(*) FROM logs"), ["50"]);
+}
