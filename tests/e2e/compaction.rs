@@ -174,7 +174,11 @@ fn compaction_keeps_every_answer_and_every_reference() {
     let files_before: usize = partitions_before.iter().map(|(_, f)| f.len()).sum();
     assert!(files_before >= 2 * partitions_before.len(), "{files_before} files in {} hours", partitions_before.len());
     let splits = segments(&data).len();
-    assert!(segments(&data).iter().all(|&n| n > 1), "{:?}", segments(&data));
+    // Ingest's own merge policy merges segments in the background, as timing
+    // allows: some day may be one segment already (and is left as it is),
+    // but not every day.
+    let to_merge: Vec<usize> = segments(&data).into_iter().filter(|&n| n > 1).collect();
+    assert!(!to_merge.is_empty(), "{:?}", segments(&data));
 
     let compacted = compact(&data, &["--zstd-level", "3"], "");
     assert_eq!(compacted.status.code(), Some(0), "{}", stderr_text(&compacted));
@@ -186,8 +190,13 @@ fn compaction_keeps_every_answer_and_every_reference() {
         format!("compacted {files_before} archive files in {hours} hours into {hours} files, {accepted} rows")
     );
     assert!(lines[1].starts_with("  archive: ") && lines[1].ends_with("%)"), "{summary}");
-    assert!(lines[2].starts_with(&format!("  index: {splits} day splits, ")), "{summary}");
-    assert!(lines[2].ends_with(&format!(" segments -> {splits}")), "{summary}");
+    let (merged, segments_before) = (to_merge.len(), to_merge.iter().sum::<usize>());
+    let day_splits = if merged == 1 { "day split" } else { "day splits" };
+    assert_eq!(
+        lines[2],
+        format!("  index: {merged} {day_splits}, {segments_before} segments -> {merged}"),
+        "{summary}"
+    );
 
     // One file an hour, named for the batches it holds; one segment a day.
     let partitions_after = files_per_partition(&data);
