@@ -19,6 +19,7 @@ mod readme;
 mod retention;
 mod serve;
 mod serve_backpressure;
+mod serve_connections;
 mod serve_shippers;
 mod shared_archive;
 

@@ -118,7 +118,7 @@ enum ColorWhen {
 enum Command {
     /// Serve HTTP ingest: NDJSON, Elasticsearch bulk, OTLP, Loki; answered only once durable.
     #[command(after_help = SERVE_HELP)]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Merge the archive's small files into few large ones and each day split's segments into one.
     #[command(after_help = COMPACT_HELP)]
     Compact(CompactArgs),
@@ -369,6 +369,26 @@ struct ServeArgs {
     /// a warning.
     #[arg(long, value_enum, value_name = "POLICY", default_value = "skip")]
     wal_damage: WalDamage,
+    /// Most connections open at once; one more is closed at once (counted
+    /// in sluice_http_connections_refused_total).
+    #[arg(long, value_name = "N", default_value_t = sluice_ingest::serve::connections::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+
+    /// How long a client may take to send a request's headers, from
+    /// connecting or from the previous response (so also how long a
+    /// keep-alive connection may idle between requests): 10s, 500ms.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    header_read_timeout: Duration,
+
+    /// How long a client may take to send a whole request body (408 past it).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    body_read_timeout: Duration,
+
+    /// A connection on which nothing has moved either way for this long
+    /// (a stalled body, a response the client does not read) is closed.
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = parse_duration)]
+    idle_timeout: Duration,
+
     /// Write-ahead log segment size (for tests of segment removal).
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20, hide = true)]
     wal_segment_bytes: u64,
@@ -424,7 +444,7 @@ fn main() -> ExitCode {
     }
     .write_global();
     match args.command {
-        Some(Command::Serve(serve_args)) => return serve(serve_args),
+        Some(Command::Serve(serve_args)) => return serve(*serve_args),
         Some(Command::Compact(compact_args)) => return compact(compact_args),
         Some(Command::Completions { shell }) => return completions(shell),
         Some(Command::Man { out_dir }) => return man(out_dir.as_deref()),
@@ -476,6 +496,12 @@ fn serve(args: ServeArgs) -> ExitCode {
     config.max_requests_in_flight = args.max_requests_in_flight.max(1);
     config.max_in_flight_bytes = args.max_in_flight_mib.max(1) << 20;
     config.max_wal_behind_bytes = args.max_wal_behind_mib << 20;
+    config.connections = sluice_ingest::serve::connections::ConnectionLimits {
+        max_connections: args.max_connections.max(1),
+        header_read_timeout: args.header_read_timeout.max(Duration::from_millis(1)),
+        body_read_timeout: args.body_read_timeout.max(Duration::from_millis(1)),
+        idle_timeout: args.idle_timeout.max(Duration::from_millis(1)),
+    };
     config.wal_segment_bytes = args.wal_segment_bytes.max(1);
     config.wal_damage = match args.wal_damage {
         WalDamage::Skip => sluice_ingest::serve::wal::DamagePolicy::Skip,

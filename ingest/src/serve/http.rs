@@ -46,6 +46,7 @@ struct AppState {
     max_body_bytes: usize,
     max_line_bytes: usize,
     max_wal_behind_bytes: u64,
+    body_read_timeout: std::time::Duration,
 }
 
 /// Serves until SIGTERM or SIGINT, then lets requests in flight finish.
@@ -57,6 +58,7 @@ pub(crate) fn run(
     on_listening: impl FnOnce(),
 ) -> Result<(), IngestError> {
     let max_in_flight_kib = in_flight_kib(config);
+    let limits = config.connections;
     let state = AppState {
         jobs,
         shared,
@@ -68,6 +70,7 @@ pub(crate) fn run(
         max_body_bytes: config.max_body_bytes,
         max_line_bytes: config.ingest.max_line_bytes,
         max_wal_behind_bytes: config.max_wal_behind_bytes,
+        body_read_timeout: config.connections.body_read_timeout,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -82,8 +85,8 @@ pub(crate) fn run(
         // Handlers first: a SIGTERM right after "listening" is a clean stop.
         let signals = Signals::install();
         on_listening();
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal(signals, failed))
+        let stats = failed.metrics.connections.clone();
+        super::connections::serve(listener, app, limits, stats, shutdown_signal(signals, failed))
             .await
             .map_err(ServeError::Server)
     })?;
@@ -363,22 +366,38 @@ impl AppState {
         }
         let mut body = body;
         let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|error| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "parse_exception",
-                    format!("cannot read the request body: {error}"),
-                )
-            })?;
-            if let Ok(data) = frame.into_data() {
-                if bytes.len() + data.len() > limit {
-                    return Err(too_large());
+        let read = async {
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|error| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "parse_exception",
+                        format!("cannot read the request body: {error}"),
+                    )
+                })?;
+                if let Ok(data) = frame.into_data() {
+                    if bytes.len() + data.len() > limit {
+                        return Err(too_large());
+                    }
+                    bytes.extend_from_slice(&data);
                 }
-                bytes.extend_from_slice(&data);
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(self.body_read_timeout, read).await {
+            Ok(result) => result.map(|()| bytes),
+            Err(_) => {
+                self.shared.metrics.connections.body_timeouts.fetch_add(1, Ordering::Relaxed);
+                let seconds = self.body_read_timeout.as_secs_f64();
+                Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timeout_exception",
+                    format!(
+                        "the request body did not arrive within {seconds}s (--body-read-timeout); send it faster, or smaller"
+                    ),
+                ))
             }
         }
-        Ok(bytes)
     }
 
     /// Hands the lines to a worker and waits until they are durable.

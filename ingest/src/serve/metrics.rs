@@ -68,6 +68,8 @@ struct Counters {
 #[derive(Default)]
 pub(crate) struct Metrics {
     counters: Mutex<Counters>,
+    /// Kept by the accept loop (`connections`), lock-free.
+    pub connections: std::sync::Arc<super::connections::ConnectionStats>,
 }
 
 /// Gauges read at render time.
@@ -232,6 +234,34 @@ impl Metrics {
             "Write-ahead log bytes not yet committed to the index and archive.",
             gauges.wal_behind_bytes,
         );
+        let connections = &self.connections;
+        let load = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
+        gauge("sluice_http_connections_open", "Connections open.", load(&connections.open));
+        let _ = writeln!(
+            out,
+            "# HELP sluice_http_connections_total Connections accepted (refused ones included).\n\
+             # TYPE sluice_http_connections_total counter\nsluice_http_connections_total {}",
+            load(&connections.accepted)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP sluice_http_connections_refused_total Connections closed at once: --max-connections were open.\n\
+             # TYPE sluice_http_connections_refused_total counter\nsluice_http_connections_refused_total {}",
+            load(&connections.refused)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP sluice_http_connection_timeouts_total Connections closed for a timeout, by what timed out \
+             (header: --header-read-timeout, body: --body-read-timeout, idle: --idle-timeout).\n\
+             # TYPE sluice_http_connection_timeouts_total counter"
+        );
+        for (stage, counter) in [
+            ("header", &connections.header_timeouts),
+            ("body", &connections.body_timeouts),
+            ("idle", &connections.idle_timeouts),
+        ] {
+            let _ = writeln!(out, "sluice_http_connection_timeouts_total{{stage=\"{stage}\"}} {}", load(counter));
+        }
         out
     }
 }
@@ -272,6 +302,10 @@ mod tests {
             "sluice_queue_depth 1",
             "sluice_wal_size_bytes 4096",
             "sluice_wal_behind_bytes 10",
+            "sluice_http_connections_open 0",
+            "sluice_http_connections_refused_total 0",
+            "sluice_http_connection_timeouts_total{stage=\"header\"} 0",
+            "sluice_http_connection_timeouts_total{stage=\"idle\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }

@@ -29,6 +29,7 @@
 
 mod auth;
 mod budget;
+pub mod connections;
 mod elastic;
 mod http;
 mod lines;
@@ -97,6 +98,8 @@ pub struct ServeConfig {
     /// What to do at startup with a damaged log entry that has whole
     /// entries after it.
     pub wal_damage: wal::DamagePolicy,
+    /// Open connections and how long they may stall.
+    pub connections: connections::ConnectionLimits,
 }
 
 impl ServeConfig {
@@ -111,9 +114,13 @@ impl ServeConfig {
             max_wal_behind_bytes: DEFAULT_MAX_WAL_BEHIND_BYTES,
             wal_segment_bytes: 64 << 20,
             wal_damage: wal::DamagePolicy::default(),
+            connections: connections::ConnectionLimits::default(),
         }
     }
 }
+
+/// Connections waiting to be accepted (see `serve`).
+const LISTEN_BACKLOG: i32 = 4096;
 
 /// Why the server would not start.
 #[derive(Debug, thiserror::Error)]
@@ -222,6 +229,11 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|source| ServeError::Listen { addr: config.listen, source })?;
     listener.set_nonblocking(true).map_err(|source| ServeError::Listen { addr: config.listen, source })?;
+    // std listens with a backlog of 128: a burst of shippers reconnecting
+    // at once would overflow it and wait a second for their SYN's resend.
+    // Listening again sets a longer one (the kernel caps it at somaxconn).
+    rustix::net::listen(&listener, LISTEN_BACKLOG)
+        .map_err(|source| ServeError::Listen { addr: config.listen, source: source.into() })?;
     let bound = listener.local_addr().map_err(|source| ServeError::Listen { addr: config.listen, source })?;
 
     let ingest = &config.ingest;
