@@ -86,11 +86,13 @@ impl Store {
     /// from the same service and host, in time order (ties in archive
     /// order, which is arrival order).
     pub fn context(&self, event: EventRef, before: usize, after: usize) -> Result<Context, QueryError> {
+        let unknown = || QueryError::UnknownRef { event: event.to_string() };
         if usize::from(event.source) >= self.dirs().len() {
-            return Err(QueryError::UnknownRef { event: event.to_string() });
+            return Err(unknown());
         }
-        let probe =
-            Hit { timestamp: event.hour * NANOS_PER_HOUR, batch: event.batch, row: event.row, source: event.source };
+        // An hour past what 64-bit nanoseconds hold names no record.
+        let timestamp = event.hour.checked_mul(NANOS_PER_HOUR).ok_or_else(unknown)?;
+        let probe = Hit { timestamp, batch: event.batch, row: event.row, source: event.source };
         let record = fetch(self, &[probe])
             .map_err(|_| QueryError::UnknownRef { event: event.to_string() })?
             .pop()

@@ -11,7 +11,7 @@ pub enum QueryError {
         dir.display(), dir.display(), dir.display()
     )]
     EmptyDataDir { dir: PathBuf },
-    #[error("invalid query `{query}`: {message}")]
+    #[error("invalid query `{}`: {message}", shortened(query))]
     BadQuery { query: String, message: String },
     #[error(
         "invalid time `{text}`: expected RFC 3339 (2024-03-01T12:00:00Z), a date (2024-03-01), `now`, `today`, `yesterday`, or a duration ago (15m, 2h, 7d, 1w)"
@@ -53,6 +53,16 @@ pub enum QueryError {
     Layout(#[from] sluice_index::splits::IndexError),
     #[error(transparent)]
     DataDir(#[from] sluice_index::data_dir::DataDirError),
+}
+
+/// A query as an error message quotes it: whole up to 200 characters,
+/// else its start and its length (a 100 KB query is not echoed back whole).
+fn shortened(query: &str) -> String {
+    const SHOWN: usize = 200;
+    match query.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("{}… ({} bytes)", &query[..end], query.len()),
+        None => query.to_owned(),
+    }
 }
 
 impl QueryError {

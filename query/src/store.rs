@@ -100,6 +100,13 @@ impl Split {
         let user_query: Box<dyn Query> = if text.trim().is_empty() || text.trim() == "*" {
             Box::new(AllQuery)
         } else {
+            // tantivy's parser, and the rewrites below, recurse once per
+            // level of parentheses: a deeper query would overflow the stack.
+            if nesting(text) > MAX_QUERY_NESTING {
+                return Err(bad(format!(
+                    "parentheses nest more than {MAX_QUERY_NESTING} deep; write the query flatter"
+                )));
+            }
             let ast = match tantivy::query_grammar::parse_query(text) {
                 Ok(ast) => ast,
                 Err(_) => return Err(bad(syntax_error(text))),
@@ -164,6 +171,29 @@ impl Split {
 
 /// Where a query stops making sense and why, with a caret under the spot:
 /// the strict grammar only says "syntax error", the lenient one says where.
+/// The deepest a query's parentheses may nest.
+const MAX_QUERY_NESTING: usize = 100;
+
+/// How deep `text`'s parentheses nest (outside quotes): an upper bound on
+/// the parser's recursion, whatever else the text holds.
+fn nesting(text: &str) -> usize {
+    let (mut depth, mut deepest, mut quoted, mut escaped) = (0usize, 0usize, false, false);
+    for c in text.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => quoted = !quoted,
+            '(' | '[' | '{' if !quoted => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' | ']' | '}' if !quoted => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 fn syntax_error(text: &str) -> String {
     let (_, errors) = tantivy::query_grammar::parse_query_lenient(text);
     let Some(error) = errors.first() else {
@@ -418,6 +448,10 @@ impl Store {
             for split in day {
                 let query = query(split)?;
                 let searcher = split.searcher();
+                // tantivy sizes its top-N heap by the limit: no more than
+                // the split holds (`--limit 1000000000000` must not
+                // allocate for a trillion).
+                let want = want.min(usize::try_from(searcher.num_docs()).unwrap_or(usize::MAX));
                 if want == 0 {
                     total += searcher.search(&query, &Count).map_err(split.tantivy())? as u64;
                     continue;

@@ -140,7 +140,29 @@ pub fn parse_time(text: &str, now: Timestamp, zone: &Zone) -> Result<Timestamp, 
     if full.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    parse_text(&full, EpochUnit::Seconds, &zone.default_zone()).map_err(|_| bad())
+    parse_text(&full, EpochUnit::Seconds, &zone.default_zone()).or_else(|_| beyond_range(&full).ok_or_else(bad))
+}
+
+/// A valid time outside what 64-bit nanoseconds hold (1677-09-21 to
+/// 2262-04-11) is taken as the nearest end, so `--to 9999-12-31` means "no
+/// end" rather than an error; `None` for anything that is not a time.
+fn beyond_range(text: &str) -> Option<Timestamp> {
+    // The date's year is enough (jiff's own range ends a day short of
+    // 9999-12-31 with an offset, so its civil date is read).
+    let date = text.get(..10)?.parse::<jiff::civil::Date>().ok()?;
+    if text.len() > 10 && text.parse::<jiff::Timestamp>().is_err() && text.parse::<jiff::civil::DateTime>().is_err() {
+        // Not a time whatever its range, unless only jiff's range refused it.
+        let civil = text.get(..19)?.parse::<jiff::civil::DateTime>().ok()?;
+        if civil.date() != date {
+            return None;
+        }
+    }
+    let year = date.year();
+    match year {
+        ..=1677 => Some(Timestamp::from_nanos(i64::MIN)),
+        2262.. => Some(Timestamp::from_nanos(i64::MAX)),
+        _ => None,
+    }
 }
 
 /// `--baseline`: `FROM..TO` (each as `--from` takes it), or a duration

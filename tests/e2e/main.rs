@@ -11,6 +11,7 @@ mod corpus;
 mod crash;
 mod disk_full;
 mod durability;
+mod extreme;
 mod ingest;
 mod ingest_dry_run;
 mod query;
