@@ -388,12 +388,27 @@ impl DataDir {
         Ok(out)
     }
 
-    /// The published dead-letter files, in batch order.
+    /// The published dead-letter files not yet replayed, in batch order.
     pub fn dead_letter_files(&self) -> Result<Vec<PathBuf>, DataDirError> {
         let mut files = Vec::new();
         self.collect(&self.deadletter(), "ndjson", &mut files)?;
+        let replayed = self.replayed_dead_letters();
+        files.retain(|path| !path.starts_with(&replayed));
         files.sort();
         Ok(files)
+    }
+
+    /// Where `sluice-ingest replay` moves the dead-letter files it has
+    /// replayed: `DIR/deadletter/replayed/`.
+    pub fn replayed_dead_letters(&self) -> PathBuf {
+        self.deadletter().join("replayed")
+    }
+
+    /// Where `sluice-ingest replay` keeps the lines it replays, one file per
+    /// dead-letter file: `DIR/replay/`. Kept, so a replay run again (or
+    /// after a crash) resumes from its checkpoint instead of repeating.
+    pub fn replay_inputs(&self) -> PathBuf {
+        self.root.join("replay")
     }
 
     /// Dead letters published: one line each in the dead-letter files.

@@ -22,6 +22,7 @@ mod error;
 pub mod framing;
 pub mod pipeline;
 pub mod progress;
+pub mod replay;
 pub mod serve;
 pub mod source;
 pub mod summary;

@@ -200,6 +200,7 @@ fn man_pages_are_generated_for_each_command() {
             "sluice-ingest-compact.1",
             "sluice-ingest-completions.1",
             "sluice-ingest-man.1",
+            "sluice-ingest-replay.1",
             "sluice-ingest-serve.1",
         ]
         .map(String::from),

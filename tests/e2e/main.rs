@@ -17,6 +17,7 @@ mod ingest_dry_run;
 mod query;
 mod racing;
 mod readme;
+mod replay;
 mod retention;
 mod serve;
 mod serve_backpressure;

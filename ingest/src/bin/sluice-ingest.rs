@@ -122,6 +122,9 @@ enum Command {
     /// Merge the archive's small files into few large ones and each day split's segments into one.
     #[command(after_help = COMPACT_HELP)]
     Compact(CompactArgs),
+    /// Ingest dead-lettered lines again (every file of DIR/deadletter/, or FILES), usually under a fixed --schema.
+    #[command(after_help = REPLAY_HELP)]
+    Replay(ReplayArgs),
     /// Shell completions for sluice-ingest, on stdout (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "\
 Examples:
@@ -328,6 +331,31 @@ fn parse_now(text: &str) -> Result<std::time::SystemTime, String> {
     Ok(std::time::SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos))
 }
 
+const REPLAY_HELP: &str = "\
+Each dead-letter file's lines are written once to DIR/replay/ and ingested from there, as any
+input file: a replay run again, or after a crash, resumes and never ingests a line twice. A line
+rejected again is dead-lettered again (its `source` the replay file, its `line` the entry's
+position in the dead-letter file); the replayed files of DIR/deadletter/ move to
+DIR/deadletter/replayed/, so what is left in DIR/deadletter/ is what is still rejected.
+
+Examples:
+  sluice-ingest replay --schema fixed.toml
+  sluice-ingest replay --data-dir /var/lib/sluice /var/lib/sluice/deadletter/part-00000000000000000042.ndjson";
+
+#[derive(clap::Args, Debug)]
+struct ReplayArgs {
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+
+    /// Print the account as one JSON object on stdout too.
+    #[arg(long)]
+    summary_json: bool,
+
+    /// Dead-letter files to replay [default: every one in DIR/deadletter/].
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
 #[derive(clap::Args, Debug)]
 struct ServeArgs {
     /// Address to listen on. Beyond loopback, --token-file is required.
@@ -446,6 +474,7 @@ fn main() -> ExitCode {
     match args.command {
         Some(Command::Serve(serve_args)) => return serve(*serve_args),
         Some(Command::Compact(compact_args)) => return compact(compact_args),
+        Some(Command::Replay(replay_args)) => return replay(replay_args),
         Some(Command::Completions { shell }) => return completions(shell),
         Some(Command::Man { out_dir }) => return man(out_dir.as_deref()),
         None => {}
@@ -483,6 +512,36 @@ fn main() -> ExitCode {
                 let _ = writeln!(records, "{}", summary.to_json());
             }
             let _ = writeln!(rejects, "{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => report(&error),
+    }
+}
+
+fn replay(args: ReplayArgs) -> ExitCode {
+    let mut config = args.pipeline.config(Vec::new());
+    config.progress = io::stderr().is_terminal();
+    match sluice_ingest::replay::replay(&config, &args.files) {
+        Ok(outcome) => {
+            if args.summary_json {
+                println!("{}", outcome.summary.to_json());
+            }
+            eprintln!("{}", outcome.summary);
+            let plural = |n: usize| if n == 1 { "" } else { "s" };
+            eprintln!(
+                "replayed {} dead-letter file{}; {} moved to {}",
+                outcome.files,
+                plural(outcome.files),
+                outcome.moved,
+                std::path::Path::new(&config.data_dir).join("deadletter").join("replayed").display()
+            );
+            if outcome.truncated > 0 {
+                eprintln!(
+                    "note: {} of the lines were kept truncated (longer than --max-line-bytes when rejected): \
+                     only their start was replayed",
+                    outcome.truncated
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(error) => report(&error),
