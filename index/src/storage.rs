@@ -177,3 +177,16 @@ impl Write for StorageFile {
         self.file.flush()
     }
 }
+
+/// Raises the process's soft limit on open files to its hard limit: a SQL
+/// statement over a month of uncompacted hours pins thousands of archive
+/// files, and a server holds a descriptor per connection. Best effort:
+/// without it, the default limit stands.
+pub fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
+}

@@ -70,19 +70,6 @@ pub(crate) struct ConnectionStats {
     pub idle_timeouts: AtomicU64,
 }
 
-/// Raises the soft limit on open files to the hard one, so that
-/// `max_connections` connections, the log, and the index's files fit.
-pub(crate) fn raise_open_file_limit() {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let mut limit = getrlimit(Resource::Nofile);
-    if limit.current < limit.maximum {
-        limit.current = limit.maximum;
-        // Best effort: without it, connections past the limit fail to be
-        // accepted (and are retried), as before.
-        let _ = setrlimit(Resource::Nofile, limit);
-    }
-}
-
 /// Serves `app` on `listener` until `shutdown` completes, then lets the
 /// requests in flight finish (idle connections are closed at once).
 pub(crate) async fn serve(
@@ -92,7 +79,8 @@ pub(crate) async fn serve(
     stats: Arc<ConnectionStats>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    raise_open_file_limit();
+    // `max_connections` connections, the log and the index's files.
+    sluice_index::storage::raise_open_file_limit();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {

@@ -118,14 +118,7 @@ impl SqlEngine {
     ) -> Result<SqlEngine, QueryError> {
         // Inferring the schema reads files a compaction may delete meanwhile,
         // as a statement does (see `run`).
-        let mut attempt = 0;
-        let context = loop {
-            let registered = location().and_then(|location| runtime.block_on(register(location)));
-            match registered {
-                Err(error) if attempt + 1 < RUN_ATTEMPTS && is_file_gone(&error) => attempt += 1,
-                other => break other.map_err(sql_error)?,
-            }
-        };
+        let context = while_files_go(|| location().and_then(|location| runtime.block_on(register(location))))?;
         Ok(SqlEngine { runtime, context, files_committed })
     }
 
@@ -134,13 +127,7 @@ impl SqlEngine {
     /// again (the new listing has the compacted file instead), so a
     /// statement during compaction answers as before and after it.
     pub fn run(&self, sql: &str) -> Result<SqlResult, QueryError> {
-        let mut attempt = 0;
-        let mut result = loop {
-            match self.runtime.block_on(execute(&self.context, sql)) {
-                Err(error) if attempt + 1 < RUN_ATTEMPTS && is_file_gone(&error) => attempt += 1,
-                other => break other.map_err(sql_error)?,
-            }
-        };
+        let mut result = while_files_go(|| self.runtime.block_on(execute(&self.context, sql)))?;
         result.scan.files_committed = self.files_committed;
         Ok(result)
     }
@@ -168,7 +155,7 @@ impl Location {
     fn local(archive: &Path) -> Result<Location, DataFusionError> {
         let mut root = archive.canonicalize()?.to_string_lossy().into_owned();
         root.push('/');
-        crate::live_store::raise_open_file_limit();
+        sluice_index::storage::raise_open_file_limit();
         let local = Arc::new(object_store::local::LocalFileSystem::new());
         Ok(Location { root, store: Arc::new(LiveArchiveStore::new(local)) })
     }
@@ -255,6 +242,18 @@ async fn execute(context: &SessionContext, sql: &str) -> Result<SqlResult, DataF
 
 /// Runs of a statement that a compaction can cause.
 const RUN_ATTEMPTS: usize = 4;
+
+/// `work`, run again (up to [`RUN_ATTEMPTS`] in all) while it fails because
+/// a file it listed was gone when read.
+fn while_files_go<T>(mut work: impl FnMut() -> Result<T, DataFusionError>) -> Result<T, QueryError> {
+    let mut attempt = 1;
+    loop {
+        match work() {
+            Err(error) if attempt < RUN_ATTEMPTS && is_file_gone(&error) => attempt += 1,
+            other => return other.map_err(sql_error),
+        }
+    }
+}
 
 /// Whether a statement failed because a file it listed was gone when read,
 /// wherever in the chain of causes the "not found" is.

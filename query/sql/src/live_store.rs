@@ -13,7 +13,7 @@
 //! read through that descriptor ("pinned"), as a tantivy reader keeps its
 //! segments: the listing is a snapshot that stays readable until the engine
 //! is dropped. The process's open-file limit is raised to its hard limit
-//! for that ([`raise_open_file_limit`]).
+//! for that (`sluice_index::storage::raise_open_file_limit`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -106,18 +106,6 @@ where
             Err(object_store::Error::NotFound { .. }) if attempt < LISTING_ATTEMPTS => attempt += 1,
             Err(error) => return Err(error),
         }
-    }
-}
-
-/// Raises the soft limit on open files to the hard one: a statement over a
-/// month of uncompacted hours pins thousands of files.
-pub fn raise_open_file_limit() {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let mut limit = getrlimit(Resource::Nofile);
-    if limit.current < limit.maximum {
-        limit.current = limit.maximum;
-        // Best effort: without it, the default limit stands.
-        let _ = setrlimit(Resource::Nofile, limit);
     }
 }
 
