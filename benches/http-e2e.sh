@@ -18,10 +18,13 @@
 # lines/s, requests/s, p50/p99 latency and peak RSS, and HTTP as a share of
 # stdin's throughput; writes every measurement to $WORK/http-results.ndjson.
 #
-#   benches/http-e2e.sh [--size 1GB] [--runs 3] [--clients 16] [--big-clients 8] [--work DIR]
+#   benches/http-e2e.sh [--size 1GB] [--runs 3] [--clients 16] [--big-clients 8] [--work DIR] [--bin DIR]
+#
+# --bin DIR takes sluice-ingest, http-load and sluice-corpus from DIR instead
+# of building target/release: to measure an earlier build the same way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-size=1GB runs=3 clients=16 big_clients=8 work=target/bench-e2e
+size=1GB runs=3 clients=16 big_clients=8 work=target/bench-e2e bin=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size=$2; shift 2 ;;
@@ -29,11 +32,15 @@ while [ $# -gt 0 ]; do
     --clients) clients=$2; shift 2 ;;
     --big-clients) big_clients=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
+    --bin) bin=$2; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
-cargo build -q --release -p sluice-ingest -p sluice-benches --bins
-bin=target/release
+if [ -z "$bin" ]; then
+  cargo build -q --release -p sluice-ingest -p sluice-benches --bins
+  bin=target/release
+fi
+"$bin/sluice-ingest" --version
 mkdir -p "$work"
 # Named by how slots are filled: a work dir may hold corpora of the first,
 # uniform kind (sluice-corpus --variables uniform).
