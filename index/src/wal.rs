@@ -333,6 +333,157 @@ impl Wal {
     }
 }
 
+/// Bytes read from a segment at a time by [`WalRange`] (more when one
+/// entry is bigger).
+const RANGE_READ_BYTES: usize = 8 << 20;
+
+/// Reads back, in order, the whole entries between two positions of a log
+/// that is still being appended to, a bounded piece at a time: how the
+/// server's indexer takes the entries it was not handed in memory (see
+/// `sluice-ingest`'s `serve`). Both positions must be entry boundaries at
+/// or before the last durable position ([`Wal::append_durably`]'s answer),
+/// so that every frame in between is whole and no segment it needs is
+/// missing; past `upto` the writer may be appending.
+///
+/// An entry's `end` is what the writer gave it: past its group end when it
+/// is the last of its group. A frame that does not decode (the disk
+/// damaged it after it was written) is reported as [`WalItem::Damaged`]
+/// and the reader goes on at the next whole frame.
+pub struct WalRange {
+    segments: Vec<(u64, PathBuf)>,
+    storage: Storage,
+    position: u64,
+    upto: u64,
+    /// The segment open for reading: its start and file.
+    open: Option<(u64, PathBuf, std::fs::File)>,
+    /// Bytes read ahead, starting at log position `buffered_at`.
+    buffer: Vec<u8>,
+    buffered_at: u64,
+}
+
+impl WalRange {
+    pub fn new(dir: &Path, storage: Storage, from: u64, upto: u64) -> Result<WalRange, WalError> {
+        Ok(WalRange {
+            segments: segments(&storage, dir)?,
+            storage,
+            position: from,
+            upto,
+            open: None,
+            buffer: Vec::new(),
+            buffered_at: from,
+        })
+    }
+
+    /// The position up to which entries have been handed out.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// The next item before `upto`, or `None` once there.
+    pub fn next_item(&mut self) -> Result<Option<WalItem>, WalError> {
+        if self.position >= self.upto {
+            return Ok(None);
+        }
+        let at = self.position;
+        let header = self.bytes_at(at, HEADER_BYTES)?;
+        let size = match header.and_then(|h| h.first_chunk::<4>()) {
+            Some(length) => HEADER_BYTES + u32::from_le_bytes(*length) as usize,
+            None => HEADER_BYTES,
+        };
+        let frame = match self.bytes_at(at, size)? {
+            Some(bytes) => decode_frame(bytes).map(|(size, frame)| (size, frame, bytes[HEADER_BYTES..size].to_vec())),
+            None => Err("an entry cut short"),
+        };
+        match frame {
+            Ok((size, Frame::GroupEnd, _)) => {
+                self.position += size as u64;
+                self.next_item()
+            }
+            Ok((size, Frame::Entry, payload)) => {
+                let mut end = at + size as u64;
+                // The last entry of a group ends past its group end.
+                if end < self.upto
+                    && let Some(bytes) = self.bytes_at(end, GROUP_END_BYTES as usize)?
+                    && matches!(decode_frame(bytes), Ok((_, Frame::GroupEnd)))
+                {
+                    end += GROUP_END_BYTES;
+                }
+                self.position = end;
+                Ok(Some(WalItem::Entry { payload, end }))
+            }
+            Err(what) => {
+                let (start, path) = self.segment_of(at)?;
+                let segment_end = self.segment_end(at)?;
+                if segment_end <= at {
+                    return Err(WalError {
+                        path,
+                        source: io::Error::other(format!(
+                            "the log ends at position {at}, before position {} that it was written up to",
+                            self.upto
+                        )),
+                    });
+                }
+                let rest = self.bytes_at(at, (segment_end - at) as usize)?.unwrap_or_default();
+                let until = next_frame(rest, 1).map_or(segment_end, |offset| at + offset as u64);
+                self.position = until;
+                Ok(Some(WalItem::Damaged(Damage {
+                    segment: path,
+                    offset: at - start,
+                    bytes: until - at,
+                    position: at,
+                    what,
+                })))
+            }
+        }
+    }
+
+    /// The segment holding position `at`: its start and path.
+    fn segment_of(&self, at: u64) -> Result<(u64, PathBuf), WalError> {
+        let index = self.segments.partition_point(|(start, _)| *start <= at);
+        match index.checked_sub(1).map(|i| &self.segments[i]) {
+            Some((start, path)) => Ok((*start, path.clone())),
+            None => Err(WalError {
+                path: self.segments.first().map_or_else(PathBuf::new, |(_, path)| path.clone()),
+                source: io::Error::other(format!("no segment holds log position {at}")),
+            }),
+        }
+    }
+
+    /// Where the data of the segment holding `at` ends for this reader:
+    /// at the next segment's start, `upto`, or the file's end.
+    fn segment_end(&mut self, at: u64) -> Result<u64, WalError> {
+        let (start, path) = self.segment_of(at)?;
+        let next = self.segments.iter().map(|(s, _)| *s).find(|s| *s > start).unwrap_or(u64::MAX);
+        let length = std::fs::metadata(&path).map_err(WalError::at(&path))?.len();
+        Ok(next.min(self.upto).min(start + length))
+    }
+
+    /// The `len` bytes at position `at`, or `None` if the segment ends
+    /// (or `upto` comes) first.
+    fn bytes_at(&mut self, at: u64, len: usize) -> Result<Option<&[u8]>, WalError> {
+        let have = at >= self.buffered_at && at + len as u64 <= self.buffered_at + self.buffer.len() as u64;
+        if !have {
+            let (start, path) = self.segment_of(at)?;
+            let end = self.segment_end(at)?;
+            if at + len as u64 > end {
+                return Ok(None);
+            }
+            if self.open.as_ref().is_none_or(|(open, _, _)| *open != start) {
+                let file = self.storage.open_read(&path).map_err(WalError::at(&path))?;
+                self.open = Some((start, path, file));
+            }
+            let (_, path, file) = self.open.as_ref().expect("opened above");
+            let want = len.max(RANGE_READ_BYTES).min((end - at) as usize);
+            self.buffer.resize(want, 0);
+            std::os::unix::fs::FileExt::read_exact_at(file, &mut self.buffer, at - start)
+                .map_err(WalError::at(path))?;
+            self.buffered_at = at;
+        }
+        let from = (at - self.buffered_at) as usize;
+        Ok(Some(&self.buffer[from..from + len]))
+    }
+}
+
 /// Deletes the segments that end at or before `committed`: every one but
 /// the last, whose successor starts at or before it.
 pub fn remove_committed(dir: &Path, storage: &Storage, committed: u64) -> Result<usize, WalError> {
@@ -426,4 +577,101 @@ fn segments(storage: &Storage, dir: &Path) -> Result<Vec<(u64, PathBuf)>, WalErr
     }
     segments.sort();
     Ok(segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(text: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        frame(&mut out, |out| {
+            out.push(PAYLOAD_FORMAT);
+            out.extend_from_slice(text.as_bytes());
+        });
+        out
+    }
+
+    fn text(item: WalItem) -> (String, u64) {
+        match item {
+            WalItem::Entry { payload, end } => (String::from_utf8(payload[1..].to_vec()).unwrap(), end),
+            other => panic!("expected an entry, got {other:?}"),
+        }
+    }
+
+    /// Three groups over two segments, and every entry's end as the server
+    /// hands it to the indexer (past the group end for a group's last).
+    fn written(dir: &Path) -> (Wal, Vec<(String, u64)>) {
+        let mut wal = WalReader::open(dir, Storage::local(), 0).unwrap().into_writer(0, 50).unwrap();
+        let mut ends = Vec::new();
+        for group in [&["a", "bb", "ccc"][..], &["dddd"], &["ee", "f"]] {
+            let entries: Vec<Vec<u8>> = group.iter().map(|t| entry(t)).collect();
+            let mut end = wal.position();
+            let position = wal.append_durably(&entries.concat()).unwrap();
+            for (i, (text, bytes)) in group.iter().zip(&entries).enumerate() {
+                end += bytes.len() as u64;
+                ends.push((text.to_string(), if i == group.len() - 1 { position } else { end }));
+            }
+        }
+        (wal, ends)
+    }
+
+    fn range(dir: &Path, from: u64, upto: u64) -> Vec<(String, u64)> {
+        let mut range = WalRange::new(dir, Storage::local(), from, upto).unwrap();
+        let mut items = Vec::new();
+        while let Some(item) = range.next_item().unwrap() {
+            items.push(text(item));
+        }
+        assert_eq!(range.position(), upto);
+        items
+    }
+
+    #[test]
+    fn a_range_reads_the_entries_between_two_boundaries_with_the_ends_the_writer_gave_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (wal, ends) = written(dir.path());
+        assert!(segments(&Storage::local(), dir.path()).unwrap().len() >= 2, "the log rotated");
+        assert_eq!(range(dir.path(), 0, wal.position()), ends);
+        // The same ends as the startup reader's.
+        let replayed: Vec<_> =
+            WalReader::open(dir.path(), Storage::local(), 0).unwrap().map(|i| text(i.unwrap())).collect();
+        assert_eq!(replayed, ends);
+        // From inside a group to another boundary: only what lies between.
+        let (after_a, after_dddd) = (ends[0].1, ends[3].1);
+        assert_eq!(range(dir.path(), after_a, after_dddd), ends[1..4]);
+        assert_eq!(range(dir.path(), after_dddd, after_dddd), []);
+    }
+
+    #[test]
+    fn a_damaged_frame_is_reported_and_the_range_goes_on_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (wal, ends) = written(dir.path());
+        // Flip a byte of "bb"'s payload.
+        let first = segment_path(dir.path(), 0);
+        let mut bytes = std::fs::read(&first).unwrap();
+        let at = ends[0].1 as usize + HEADER_BYTES + 1;
+        bytes[at] ^= 0xff;
+        std::fs::write(&first, bytes).unwrap();
+        let mut range = WalRange::new(dir.path(), Storage::local(), 0, wal.position()).unwrap();
+        let mut seen = Vec::new();
+        while let Some(item) = range.next_item().unwrap() {
+            seen.push(match item {
+                WalItem::Damaged(damage) => (format!("damaged {} bytes at {}", damage.bytes, damage.offset), 0),
+                item => text(item),
+            });
+        }
+        let damaged = (ends[1].1 - ends[0].1, ends[0].1);
+        assert_eq!(seen[0], ends[0]);
+        assert_eq!(seen[1], (format!("damaged {} bytes at {}", damaged.0, damaged.1), 0));
+        assert_eq!(seen[2..], ends[2..]);
+    }
+
+    #[test]
+    fn a_range_past_the_end_of_the_log_is_an_error_not_a_loop() {
+        let dir = tempfile::tempdir().unwrap();
+        let (wal, _) = written(dir.path());
+        let mut range = WalRange::new(dir.path(), Storage::local(), wal.position(), wal.position() + 50).unwrap();
+        let error = range.next_item().unwrap_err().to_string();
+        assert!(error.contains(&format!("the log ends at position {}", wal.position())), "{error}");
+    }
 }

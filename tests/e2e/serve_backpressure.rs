@@ -201,3 +201,47 @@ fn request_bodies_beyond_the_in_flight_bytes_get_429() {
     let (code, stderr) = server.stop();
     assert_eq!(code, 0, "{stderr}");
 }
+
+/// Acknowledgements wait for the write-ahead log alone, never for indexing.
+/// The first commit stalls for 20 s (a fail-point); a burst of requests sent
+/// meanwhile is acknowledged before anything is committed. They overflow
+/// the indexer's memory queue (`--indexer-queue-mib 0`: one request at a
+/// time), so the indexer reads most of them back from the log. In the end
+/// every acknowledged line is stored, once.
+#[test]
+fn acknowledgements_do_not_wait_for_indexing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_with_env(
+        &data,
+        &["--indexer-queue-mib", "0", "--commit-interval", "100ms"],
+        &[("FAILPOINTS", "commit.splits=1*sleep(20000)->off")],
+    );
+    let (requests, lines) = (12, 1000);
+    let started = Instant::now();
+    for r in 0..requests {
+        let body: String = (0..lines).map(|i| format!("{{\"msg\":\"burst {r} {i}\"}}\n")).collect();
+        let (head, answer) = curl_with_headers(&server, "/api/v1/ingest?service=burst", &body);
+        assert!(head.starts_with("http/1.1 200"), "{head}\n{answer}");
+        assert!(answer.contains(&format!("\"accepted\":{lines}")), "{answer}");
+    }
+    let acknowledged_in = started.elapsed();
+    // Nothing is committed yet: the first commit is still stalled, and the
+    // requests were acknowledged all the same.
+    assert_eq!(count(&data, "*"), 0, "acknowledged in {acknowledged_in:?}, while the first commit is stalled");
+    assert!(metric(&server, "sluice_wal_behind_bytes").unwrap() > 0);
+
+    let total = requests * lines;
+    wait_for_count(&data, "service:burst", total as u64, Duration::from_secs(60));
+    let from_log = metric(&server, "sluice_indexer_entries_total{from=\"log\"}").unwrap();
+    let from_memory = metric(&server, "sluice_indexer_entries_total{from=\"memory\"}").unwrap();
+    assert_eq!(from_log + from_memory, requests as u64, "each request's entry reached the indexer once");
+    assert!(from_log > 0, "the indexer read back the entries that did not fit its queue");
+    let (code, stderr) = server.stop();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains(&format!("{total} lines read: {total} accepted, 0 rejected, 0 blank")), "{stderr}");
+    // Each line once: the first and last are there, neither twice.
+    assert_eq!(count(&data, "*"), total as u64);
+    assert_eq!(count(&data, "\"burst 0 0\""), 1);
+    assert_eq!(count(&data, &format!("\"burst {} {}\"", requests - 1, lines - 1)), 1);
+}

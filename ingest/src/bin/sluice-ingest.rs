@@ -387,6 +387,14 @@ struct ServeArgs {
     /// requests get 429.
     #[arg(long, value_name = "MIB", default_value_t = sluice_ingest::serve::DEFAULT_MAX_WAL_BEHIND_BYTES >> 20)]
     max_wal_behind_mib: u64,
+
+    /// MiB of acknowledged request lines that may wait in memory, normalized,
+    /// for the indexer. Beyond it the indexer reads them back from the
+    /// write-ahead log instead (normalizing them again): acknowledgements
+    /// never wait for indexing, and memory stays bounded.
+    #[arg(long, value_name = "MIB", default_value_t = sluice_ingest::serve::DEFAULT_INDEXER_QUEUE_BYTES >> 20)]
+    indexer_queue_mib: usize,
+
     /// At startup, what to do with a damaged write-ahead log entry that has
     /// whole entries after it (the lines acknowledged in it are lost either
     /// way; the entries before it are committed first). `skip`: keep a copy
@@ -555,6 +563,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     config.max_requests_in_flight = args.max_requests_in_flight.max(1);
     config.max_in_flight_bytes = args.max_in_flight_mib.max(1) << 20;
     config.max_wal_behind_bytes = args.max_wal_behind_mib << 20;
+    config.indexer_queue_bytes = args.indexer_queue_mib.saturating_mul(1 << 20);
     config.connections = sluice_ingest::serve::connections::ConnectionLimits {
         max_connections: args.max_connections.max(1),
         header_read_timeout: args.header_read_timeout.max(Duration::from_millis(1)),

@@ -1,5 +1,6 @@
-//! A budget of bytes shared by threads: how much normalized data may wait
-//! between the HTTP workers and the batch stage.
+//! A budget of bytes shared by threads: how much data may wait between two
+//! stages of the server (requests being normalized, or normalized chunks
+//! handed to the indexer).
 //!
 //! A queue bounded by count holds very different amounts of memory when
 //! requests are 1 MiB or 10 MiB; a byte budget holds the same. A worker
@@ -40,6 +41,17 @@ impl ByteBudget {
         true
     }
 
+    /// Takes `bytes` if they fit now (or nothing else is held), without
+    /// waiting; `false` otherwise, and once the budget is closed.
+    pub fn try_take(&self, bytes: usize) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.closed || (state.used > 0 && state.used + bytes > self.limit) {
+            return false;
+        }
+        state.used += bytes;
+        true
+    }
+
     pub fn give_back(&self, bytes: usize) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.used = state.used.saturating_sub(bytes);
@@ -73,7 +85,11 @@ mod tests {
         budget.give_back(25);
         assert!(waiter.join().unwrap());
         assert!(budget.take(6));
+        assert!(!budget.try_take(1), "4 + 6 bytes fill 10: no waiting");
+        budget.give_back(6);
+        assert!(budget.try_take(5));
         budget.close();
         assert!(!budget.take(1), "a closed budget refuses");
+        assert!(!budget.try_take(0), "a closed budget refuses without waiting too");
     }
 }

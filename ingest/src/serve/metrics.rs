@@ -60,6 +60,10 @@ struct Counters {
     wal_torn_bytes: u64,
     /// Groups of appends the log refused: (for lack of space, otherwise).
     wal_refused: (u64, u64),
+    /// Acknowledged entries the indexer took: handed over in memory, and
+    /// read back from the log (entries, bytes).
+    handed_over: (u64, u64),
+    read_back: (u64, u64),
     disk_full: bool,
     disk_full_events: u64,
 }
@@ -127,6 +131,16 @@ impl Metrics {
     }
 
     /// A group of appends the log could not write.
+    /// An acknowledged entry of `bytes` request bytes reached the indexer:
+    /// in memory, or read back from the log because the indexer was behind.
+    pub fn count_indexer_feed(&self, read_back: bool, bytes: u64) {
+        self.with(|c| {
+            let counter = if read_back { &mut c.read_back } else { &mut c.handed_over };
+            counter.0 += 1;
+            counter.1 += bytes;
+        });
+    }
+
     pub fn count_wal_refusal(&self, disk_full: bool) {
         self.with(|c| if disk_full { c.wal_refused.0 += 1 } else { c.wal_refused.1 += 1 });
     }
@@ -200,6 +214,23 @@ impl Metrics {
                 "Bytes of a torn last write-ahead log entry cut off at startup (never acknowledged).",
             );
             let _ = writeln!(out, "sluice_wal_torn_bytes_total {}", c.wal_torn_bytes);
+            metric(
+                &mut out,
+                "sluice_indexer_entries_total",
+                "counter",
+                "Acknowledged write-ahead log entries the indexer took, by how: handed over in memory, or read back \
+                 from the log (the indexer was behind when they were acknowledged).",
+            );
+            let _ = writeln!(out, "sluice_indexer_entries_total{{from=\"memory\"}} {}", c.handed_over.0);
+            let _ = writeln!(out, "sluice_indexer_entries_total{{from=\"log\"}} {}", c.read_back.0);
+            metric(
+                &mut out,
+                "sluice_indexer_bytes_total",
+                "counter",
+                "Request bytes of the entries in sluice_indexer_entries_total.",
+            );
+            let _ = writeln!(out, "sluice_indexer_bytes_total{{from=\"memory\"}} {}", c.handed_over.1);
+            let _ = writeln!(out, "sluice_indexer_bytes_total{{from=\"log\"}} {}", c.read_back.1);
             metric(
                 &mut out,
                 "sluice_wal_append_failures_total",

@@ -6,6 +6,9 @@
 //!                                  │ appends
 //!                                  ▼
 //!                    write-ahead log writer (1 thread: write, fdatasync a group, answer)
+//!                                  ┆ normalized chunks, while the indexer keeps up
+//!                                  ▼
+//!                    indexer feed (reads back from the log what it was not handed)
 //!                                  │ normalized chunks, in log order
 //!                                  ▼
 //!                    batch ──▶ commit (the file pipeline's stages 3 and 4)
@@ -15,17 +18,23 @@
 //! which lines were rejected and why. Its lines (accepted and rejected, so
 //! a replay writes the same dead letters) then go to the log writer, which
 //! writes every append that is waiting, syncs them with one `fdatasync`
-//! (group commit: concurrent requests share the cost), answers each, and
-//! hands the normalized chunks to the batch stage in log order. Each chunk
-//! carries the log position after it as a manifest checkpoint, so a batch
-//! commit also records how far the log is in the index and archive. After
-//! a crash, [`wal::Wal::open`] hands back what is after that checkpoint and
-//! it is ingested again: acknowledged lines are never lost and never doubled.
+//! (group commit: concurrent requests share the cost) and answers each: a
+//! request waits for the log alone, never for indexing. The writer then
+//! hands the normalized chunks to the indexer if it is keeping up (within
+//! `indexer_queue_bytes`); when it is not, it drops them, and the
+//! indexer's feed reads those entries back from the log and normalizes
+//! them again (`tail`). Each chunk carries the log position after it as a
+//! manifest checkpoint, so a batch commit also records how far the log is
+//! in the index and archive. After a crash, [`wal::replay`] hands back
+//! what is after that checkpoint and it is ingested again: acknowledged
+//! lines are never lost and never doubled.
 //!
-//! Memory is bounded by the queues: a request waits for a slot in the
-//! in-flight limit before its body is read, workers and the log writer
-//! take from bounded queues, and when the log is further ahead of the
-//! index than `max_wal_behind_bytes`, requests get 429 with `Retry-After`.
+//! Memory is bounded: a request waits for a slot in the in-flight limit
+//! before its body is read, workers and the log writer take from bounded
+//! queues and byte budgets, and when the log is further ahead of the index
+//! than `max_wal_behind_bytes`, requests get 429 with `Retry-After`: the
+//! log on disk, not memory, absorbs a burst that indexing cannot keep up
+//! with.
 
 mod auth;
 mod budget;
@@ -45,7 +54,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use sluice_index::data_dir::Checkpoint;
 use sluice_schemas::ErrorKind;
 
@@ -71,9 +80,14 @@ pub const DEFAULT_MAX_IN_FLIGHT_BYTES: u64 = 128 << 20;
 /// How far the log may run ahead of indexing, unless told otherwise.
 pub const DEFAULT_MAX_WAL_BEHIND_BYTES: u64 = 512 << 20;
 
-/// Request lines that may wait, normalized, between the workers and the
-/// batch stage (see [`budget`]).
+/// Request lines that may be normalized or waiting for the log writer at
+/// once (see [`budget`]).
 const APPEND_BUDGET_BYTES: usize = 32 << 20;
+
+/// Request lines that may wait, normalized, for the indexer, unless told
+/// otherwise: beyond this the log writer drops them and the indexer reads
+/// them back from the log.
+pub const DEFAULT_INDEXER_QUEUE_BYTES: usize = 32 << 20;
 
 /// Everything `sluice-ingest serve` needs.
 pub struct ServeConfig {
@@ -93,6 +107,9 @@ pub struct ServeConfig {
     /// How far the log may run ahead of the index and archive before
     /// requests get 429.
     pub max_wal_behind_bytes: u64,
+    /// Acknowledged request lines that may wait in memory, normalized, for
+    /// the indexer; beyond it the indexer reads them back from the log.
+    pub indexer_queue_bytes: usize,
     /// Log segment size before a new segment starts.
     pub wal_segment_bytes: u64,
     /// What to do at startup with a damaged log entry that has whole
@@ -112,6 +129,7 @@ impl ServeConfig {
             max_requests_in_flight: DEFAULT_MAX_REQUESTS_IN_FLIGHT,
             max_in_flight_bytes: DEFAULT_MAX_IN_FLIGHT_BYTES,
             max_wal_behind_bytes: DEFAULT_MAX_WAL_BEHIND_BYTES,
+            indexer_queue_bytes: DEFAULT_INDEXER_QUEUE_BYTES,
             wal_segment_bytes: 64 << 20,
             wal_damage: wal::DamagePolicy::default(),
             connections: connections::ConnectionLimits::default(),
@@ -180,6 +198,16 @@ struct Append {
     reply: tokio::sync::oneshot::Sender<Result<Outcome, Refusal>>,
 }
 
+/// An acknowledged request's normalized lines, handed to the indexer.
+pub(crate) struct Live {
+    /// The log position where its entry starts (the previous entry's end).
+    pub start: u64,
+    /// Its checkpoint is the log position after the entry.
+    pub chunk: NormalizedChunk,
+    /// Bytes taken from [`Shared::handoff`], given back when it is taken.
+    pub budgeted: usize,
+}
+
 /// State the HTTP side reads: where the log and the index are.
 pub(crate) struct Shared {
     /// Log position after the last durable entry.
@@ -192,6 +220,8 @@ pub(crate) struct Shared {
     /// stops taking requests and exits with that failure.
     pub failed: tokio::sync::Notify,
     pub metrics: Metrics,
+    /// What may wait for the indexer in memory (see [`Live`]).
+    pub handoff: ByteBudget,
     pub wal_dir: PathBuf,
     /// Why ingest requests get 507: the disk filled while committing, and
     /// the server waits for room (see `tail`).
@@ -258,13 +288,15 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
         ready: AtomicBool::new(false),
         failed: tokio::sync::Notify::new(),
         metrics: Metrics::new(),
+        handoff: ByteBudget::new(config.indexer_queue_bytes),
         wal_dir: wal_dir.clone(),
         out_of_space: std::sync::Mutex::new(None),
     });
     let mut normalizers: Vec<ChunkNormalizer> = (0..workers + 1).map(|_| stores.chunk_normalizer(ingest)).collect();
     let mut replayer = normalizers.pop().expect("one normalizer per worker and one for replay");
 
-    let (chunks_tx, chunks_rx) = bounded::<NormalizedChunk>(2);
+    // Bounded in bytes by `shared.handoff`.
+    let (chunks_tx, chunks_rx) = unbounded::<Live>();
     let (appends_tx, appends_rx) = bounded::<Append>(workers * 4);
     // What may wait between the workers and the batch stage, in bytes of
     // request lines: the count bound above alone would let ten times more
@@ -280,6 +312,7 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
             let shared = shared.clone();
             scope.spawn(move || {
                 let result = tail::run(ingest, stores, chunks_rx, &shared, progress);
+                shared.handoff.close();
                 if result.is_err() {
                     // Stop taking requests now, not at the next request.
                     shared.failed.notify_one();
@@ -291,6 +324,9 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
         let served = (|| -> Result<(), IngestError> {
             // What was acknowledged but not committed before the last stop.
             let mut replayed = 0u64;
+            // Entries after damage that was skipped follow on from the
+            // entry before it: the indexer must not look for them in the log.
+            let mut start = committed;
             let (wal, report) =
                 wal::replay(&data_dir, committed, config.wal_segment_bytes, config.wal_damage, |chunk, end| {
                     let mut normalized = replayer.normalize(chunk)?;
@@ -299,7 +335,13 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
                     // Written up to here: should committing stop on a full disk
                     // meanwhile, the recovery replays the log this far.
                     shared.wal_position.fetch_max(end, Ordering::AcqRel);
-                    chunks_tx.send(normalized).map_err(|_| stopped())
+                    let budgeted = normalized.bytes as usize;
+                    if !shared.handoff.take(budgeted) {
+                        return Err(stopped());
+                    }
+                    let live = Live { start, chunk: normalized, budgeted };
+                    start = end;
+                    chunks_tx.send(live).map_err(|_| stopped())
                 })?;
             shared.metrics.count_wal_damage(report.damaged.iter().map(|(d, _)| d.bytes).sum(), report.torn_tail_bytes);
             if replayed > 0 {
@@ -400,11 +442,12 @@ fn work(
 }
 
 /// The log writer: takes every append that is waiting, writes and syncs them
-/// together, answers, and passes the chunks on in log order.
+/// together, answers, and passes the chunks on in log order to the indexer
+/// if it keeps up; never waits for it.
 fn write_ahead(
     mut wal: sluice_index::wal::Wal,
     appends: Receiver<Append>,
-    chunks: Sender<NormalizedChunk>,
+    chunks: Sender<Live>,
     shared: &Shared,
     budget: &ByteBudget,
 ) -> Result<(), IngestError> {
@@ -430,12 +473,12 @@ fn write_ahead(
                 shared.metrics.observe_wal_sync(synced.elapsed(), group.len());
                 shared.wal_position.store(position, Ordering::Relaxed);
                 // Answer the whole group first: every one of its requests
-                // is durable now, and none should wait while the batch
-                // stage is busy taking an earlier one's lines.
+                // is durable now.
                 let mut end = started;
                 let last = group.len() - 1;
                 let mut passed_on = Vec::with_capacity(group.len());
                 for (i, append) in group.into_iter().enumerate() {
+                    let start = end;
                     end += append.entry.len() as u64;
                     // The group's last entry is committed through its group end.
                     if i == last {
@@ -445,13 +488,18 @@ fn write_ahead(
                     chunk.checkpoint = Some(wal_checkpoint(end));
                     shared.metrics.count_chunk(&chunk.counts, chunk.bytes);
                     let _ = append.reply.send(Ok(append.outcome));
-                    passed_on.push((chunk, append.budgeted));
+                    budget.give_back(append.budgeted);
+                    passed_on.push((start, chunk));
                 }
-                for (chunk, budgeted) in passed_on {
-                    if chunks.send(chunk).is_err() {
+                for (start, chunk) in passed_on {
+                    // The indexer is behind: it reads this entry back from the log.
+                    let budgeted = chunk.bytes as usize;
+                    if !shared.handoff.try_take(budgeted) {
+                        continue;
+                    }
+                    if chunks.send(Live { start, chunk, budgeted }).is_err() {
                         return Err(stopped());
                     }
-                    budget.give_back(budgeted);
                 }
             }
             Err(error) => {
