@@ -206,15 +206,24 @@ impl Store {
         if end <= start {
             return Ok(Histogram { interval: interval.resolve(0), buckets: Vec::new(), values: Vec::new() });
         }
-        let width = interval.resolve(end - start);
+        // In i128: a range may span all of i64 (1677 to 2262), and its grid
+        // start a bucket before that.
+        let span = i64::try_from(i128::from(end) - i128::from(start)).unwrap_or(i64::MAX);
+        let width = interval.resolve(span);
         let offset = i64::from(zone.offset_seconds(start)) * 1_000_000_000;
-        let grid_start = (start + offset).div_euclid(width) * width - offset;
+        let (wide_width, wide_offset) = (i128::from(width), i128::from(offset));
+        let grid_start = (i128::from(start) + wide_offset).div_euclid(wide_width) * wide_width - wide_offset;
         // tantivy's grid is `offset + k × width`, with 0 <= offset < width.
         let grid_offset = (-offset).rem_euclid(width);
-        let count = (end - 1 - grid_start).div_euclid(width) + 1;
-        if count > MAX_BUCKETS {
+        let count = (i128::from(end) - 1 - grid_start).div_euclid(wide_width) + 1;
+        // Bucket starts as tantivy's keys come back: saturated to i64.
+        let bucket_start = |i: i64| {
+            let start = grid_start + i128::from(i) * wide_width;
+            i64::try_from(start).unwrap_or(if start < 0 { i64::MIN } else { i64::MAX })
+        };
+        if count > i128::from(MAX_BUCKETS) {
             return Err(QueryError::TooManyBuckets {
-                buckets: count,
+                buckets: i64::try_from(count).unwrap_or(i64::MAX),
                 interval: interval_label(width),
                 max: MAX_BUCKETS,
             });
@@ -255,9 +264,9 @@ impl Store {
         let mut values: Vec<Bucket> = totals.into_iter().collect();
         values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let order: Vec<Option<String>> = values.into_iter().map(|(value, _)| value).collect();
-        let buckets = (0..count)
+        let buckets = (0..count as i64)
             .map(|i| {
-                let bucket_start = grid_start + i * width;
+                let bucket_start = bucket_start(i);
                 let (count, by) = per_bucket.remove(&bucket_start).unwrap_or_default();
                 let by = order.iter().filter_map(|v| by.get(v).map(|c| (v.clone(), *c))).collect();
                 TimeBucket { start: bucket_start, count, by }

@@ -9,7 +9,7 @@ use sluice_index::splits::{day_name, list_splits};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::query_grammar::{UserInputAst, UserInputLeaf};
-use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::schema::{Field, FieldType, IndexRecordOption};
 use tantivy::{DateTime, DocAddress, Index, IndexReader, Order, ReloadPolicy, Searcher, Term};
 
 use crate::error::QueryError;
@@ -102,6 +102,15 @@ impl Split {
         } else {
             // tantivy's parser, and the rewrites below, recurse once per
             // level of parentheses: a deeper query would overflow the stack.
+            // tantivy marks the end of a JSON path with U+0000 and separates
+            // its segments with U+0001: in a field name they corrupt the term.
+            if let Some((at, c)) = text.chars().enumerate().find(|(_, c)| matches!(c, '\u{0}' | '\u{1}')) {
+                return Err(bad(format!(
+                    "the control character U+{:04X} at character {}: queries cannot contain it",
+                    c as u32,
+                    at + 1
+                )));
+            }
             if nesting(text) > MAX_QUERY_NESTING {
                 return Err(bad(format!(
                     "parentheses nest more than {MAX_QUERY_NESTING} deep; write the query flatter"
@@ -112,6 +121,7 @@ impl Split {
                 Err(_) => return Err(bad(syntax_error(text))),
             };
             let ast = hoist_negations(attributes_by_default(ast, &|name| schema.get_field(name).is_ok()));
+            ranges_on_fast_columns(&ast, &schema).map_err(bad)?;
             parser.build_query_from_user_input_ast(ast).map_err(|e| bad(e.to_string()))?
         };
         self.within(user_query, range)
@@ -285,6 +295,41 @@ fn attributes_by_default(ast: UserInputAst, known: &dyn Fn(&str) -> bool) -> Use
             UserInputLeaf::Exists { field } => UserInputLeaf::Exists { field: rename(Some(field)).unwrap_or_default() },
             UserInputLeaf::All => UserInputLeaf::All,
         })),
+    }
+}
+
+/// Checks that every range (`field:[a TO b]`, `field:>=a`) is on a field
+/// with a fast column: tantivy reads ranges over JSON paths (attributes)
+/// and other fields without one only from there, and would otherwise fail
+/// at search time with an error that names neither the field nor the fix.
+fn ranges_on_fast_columns(ast: &UserInputAst, schema: &tantivy::schema::Schema) -> Result<(), String> {
+    match ast {
+        UserInputAst::Clause(clauses) => clauses.iter().try_for_each(|(_, ast)| ranges_on_fast_columns(ast, schema)),
+        UserInputAst::Boost(ast, _) => ranges_on_fast_columns(ast, schema),
+        UserInputAst::Leaf(leaf) => match leaf.as_ref() {
+            UserInputLeaf::Range { field: Some(name), .. } => {
+                let fast = schema.find_field(name).is_some_and(|(field, path)| {
+                    let entry = schema.get_field_entry(field);
+                    entry.is_fast() && (path.is_empty() || !matches!(entry.field_type(), FieldType::JsonObject(_)))
+                });
+                if fast {
+                    return Ok(());
+                }
+                let shown = name.strip_prefix("attributes.").unwrap_or(name);
+                let what = if name.starts_with("attributes.") {
+                    "an attribute, indexed as text without a column"
+                } else {
+                    "a field without a fast column"
+                };
+                Err(format!(
+                    "`{shown}` is {what}, so it cannot be searched by range. Search exact values \
+                     (`{shown}:500 OR {shown}:503`), or declare it in the schema file with a numeric \
+                     `type` (columnar by default) and ingest again; ranges work on `timestamp`, \
+                     `severity_number` and declared fast fields"
+                ))
+            }
+            _ => Ok(()),
+        },
     }
 }
 

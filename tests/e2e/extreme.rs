@@ -159,6 +159,27 @@ fn extreme_queries_get_an_answer_or_a_clear_error() {
     let (code, _, err) = count(&["histogram", "*", "--interval", "1s", "--from", "1970-01-01", "--to", "9999-12-31"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("buckets, more than 10000: use a larger --interval"), "{err}");
+    // From before the epoch to the end of time (found by the time_expression
+    // fuzz target: the span overflowed i64): charted by the year, every
+    // record in its bucket.
+    let (code, out, err) = count(&["histogram", "*", "--from", "1969-02-01", "--to", "9998-12-31", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let charted: u64 = serde_json::from_str::<Value>(&out).unwrap()["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(charted, 5, "{out}");
+    // U+0001 separates JSON path segments inside tantivy's terms (found by
+    // the query_string fuzz target with U+0000, which argv cannot carry).
+    let (code, _, err) = count(&["count", "a\u{1}b:x"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(
+        err,
+        "sluice: error: invalid query `a\u{1}b:x`: the control character U+0001 at character 2: queries cannot \
+         contain it\n"
+    );
 
     // A query of 100 KB: words ORed, answered; parentheses 50,000 deep,
     // refused before the parser recurses, and not echoed back whole.

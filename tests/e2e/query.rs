@@ -674,6 +674,21 @@ fn query_mistakes_are_explained() {
         stderr_text(&broken),
         "sluice: error: invalid query `level:(error`: expected ')', at character 13\n  level:(error\n              ^\n"
     );
+
+    // A range over an attribute (found by the query_string fuzz target's
+    // seeds): a user error naming the field and the fix, not an index failure.
+    let range = run("sluice", &["--data-dir", data_arg, "count", "http.status:[400 TO 499]"], None);
+    assert_eq!(range.status.code(), Some(2), "{}", stderr_text(&range));
+    assert_eq!(
+        stderr_text(&range),
+        "sluice: error: invalid query `http.status:[400 TO 499]`: `http.status` is an attribute, indexed as text \
+         without a column, so it cannot be searched by range. Search exact values (`http.status:500 OR \
+         http.status:503`), or declare it in the schema file with a numeric `type` (columnar by default) and \
+         ingest again; ranges work on `timestamp`, `severity_number` and declared fast fields\n"
+    );
+    // On a field with a column, a range works.
+    let fast = run("sluice", &["--data-dir", data_arg, "count", "severity_number:>=17"], None);
+    assert_eq!((String::from_utf8_lossy(&fast.stdout).as_ref(), stderr_text(&fast).as_str()), ("1\n", ""));
 }
 
 /// `compare` names what appeared in the window: the new error template, its

@@ -40,6 +40,8 @@ mod auth;
 mod budget;
 pub mod connections;
 mod elastic;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod lines;
 mod loki;
