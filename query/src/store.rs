@@ -298,38 +298,41 @@ fn attributes_by_default(ast: UserInputAst, known: &dyn Fn(&str) -> bool) -> Use
     }
 }
 
-/// Checks that every range (`field:[a TO b]`, `field:>=a`) is on a field
-/// with a fast column: tantivy reads ranges over JSON paths (attributes)
-/// and other fields without one only from there, and would otherwise fail
-/// at search time with an error that names neither the field nor the fix.
+/// Checks that every range (`field:[a TO b]`, `field:>=a`) and every
+/// existence test (`field:*`) is on a field with a fast column: tantivy
+/// reads them only from there, and on an attribute (a JSON path) or a field
+/// without one fails at search time with an error that names neither the
+/// field nor the fix.
 fn ranges_on_fast_columns(ast: &UserInputAst, schema: &tantivy::schema::Schema) -> Result<(), String> {
     match ast {
         UserInputAst::Clause(clauses) => clauses.iter().try_for_each(|(_, ast)| ranges_on_fast_columns(ast, schema)),
         UserInputAst::Boost(ast, _) => ranges_on_fast_columns(ast, schema),
-        UserInputAst::Leaf(leaf) => match leaf.as_ref() {
-            UserInputLeaf::Range { field: Some(name), .. } => {
-                let fast = schema.find_field(name).is_some_and(|(field, path)| {
-                    let entry = schema.get_field_entry(field);
-                    entry.is_fast() && (path.is_empty() || !matches!(entry.field_type(), FieldType::JsonObject(_)))
-                });
-                if fast {
-                    return Ok(());
-                }
-                let shown = name.strip_prefix("attributes.").unwrap_or(name);
-                let what = if name.starts_with("attributes.") {
-                    "an attribute, indexed as text without a column"
-                } else {
-                    "a field without a fast column"
-                };
-                Err(format!(
-                    "`{shown}` is {what}, so it cannot be searched by range. Search exact values \
-                     (`{shown}:500 OR {shown}:503`), or declare it in the schema file with a numeric \
-                     `type` (columnar by default) and ingest again; ranges work on `timestamp`, \
-                     `severity_number` and declared fast fields"
-                ))
+        UserInputAst::Leaf(leaf) => {
+            let (name, searched) = match leaf.as_ref() {
+                UserInputLeaf::Range { field: Some(name), .. } => (name, "by range"),
+                UserInputLeaf::Exists { field } => (field, "for presence (`:*`)"),
+                _ => return Ok(()),
+            };
+            let fast = schema.find_field(name).is_some_and(|(field, path)| {
+                let entry = schema.get_field_entry(field);
+                entry.is_fast() && (path.is_empty() || !matches!(entry.field_type(), FieldType::JsonObject(_)))
+            });
+            if fast {
+                return Ok(());
             }
-            _ => Ok(()),
-        },
+            let shown = name.strip_prefix("attributes.").unwrap_or(name);
+            let what = if name.starts_with("attributes.") {
+                "an attribute, indexed as text without a column"
+            } else {
+                "a field without a fast column"
+            };
+            Err(format!(
+                "`{shown}` is {what}, so it cannot be searched {searched}. Search exact values \
+                 (`{shown}:500 OR {shown}:503`), or declare it in the schema file with a numeric `type` \
+                 (columnar by default) and ingest again; ranges and `:*` work on `timestamp`, \
+                 `severity_number` and declared fast fields"
+            ))
+        }
     }
 }
 

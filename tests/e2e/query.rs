@@ -675,6 +675,18 @@ fn query_mistakes_are_explained() {
         "sluice: error: invalid query `level:(error`: expected ')', at character 13\n  level:(error\n              ^\n"
     );
 
+    // Presence of an attribute (found by the query_string fuzz target):
+    // the same, not an index failure.
+    let exists = run("sluice", &["--data-dir", data_arg, "count", "error OR user.id:*"], None);
+    assert_eq!(exists.status.code(), Some(2), "{}", stderr_text(&exists));
+    assert!(
+        stderr_text(&exists).starts_with(
+            "sluice: error: invalid query `error OR user.id:*`: `user.id` is an attribute, indexed as text \
+             without a column, so it cannot be searched for presence (`:*`)."
+        ),
+        "{}",
+        stderr_text(&exists)
+    );
     // A range over an attribute (found by the query_string fuzz target's
     // seeds): a user error naming the field and the fix, not an index failure.
     let range = run("sluice", &["--data-dir", data_arg, "count", "http.status:[400 TO 499]"], None);
@@ -684,7 +696,7 @@ fn query_mistakes_are_explained() {
         "sluice: error: invalid query `http.status:[400 TO 499]`: `http.status` is an attribute, indexed as text \
          without a column, so it cannot be searched by range. Search exact values (`http.status:500 OR \
          http.status:503`), or declare it in the schema file with a numeric `type` (columnar by default) and \
-         ingest again; ranges work on `timestamp`, `severity_number` and declared fast fields\n"
+         ingest again; ranges and `:*` work on `timestamp`, `severity_number` and declared fast fields\n"
     );
     // On a field with a column, a range works.
     let fast = run("sluice", &["--data-dir", data_arg, "count", "severity_number:>=17"], None);
