@@ -140,6 +140,10 @@ fn encode_payload(chunk: &Chunk, out: &mut Vec<u8>) {
     }
 }
 
+/// The least a line takes in a payload: its number, its `too_long` and its
+/// length.
+const LINE_HEADER_BYTES: usize = 8 + 8 + 4;
+
 fn put_str(out: &mut Vec<u8>, text: Option<&str>) {
     match text {
         Some(text) => put_bytes(out, text.as_bytes()),
@@ -181,7 +185,9 @@ fn decode_payload(payload: &[u8]) -> Option<Chunk> {
     let count = u32::from_le_bytes(take(&mut reader)?) as usize;
     let mut chunk = Chunk::new(&source);
     chunk.data = Vec::with_capacity(payload.len());
-    chunk.lines = Vec::with_capacity(count);
+    // The count is data: reserve no more lines than the rest could hold, or
+    // a damaged count would ask for up to 160 GB before the loop found out.
+    chunk.lines = Vec::with_capacity(count.min(reader.len() / LINE_HEADER_BYTES));
     for _ in 0..count {
         let number = u64::from_le_bytes(take(&mut reader)?);
         let too_long = u64::from_le_bytes(take(&mut reader)?);
@@ -300,6 +306,19 @@ mod tests {
         );
         // Anything after the last line is damage, not a longer entry.
         payload.push(0);
+        assert!(decode_payload(&payload).is_none());
+    }
+
+    #[test]
+    fn a_line_count_larger_than_the_entry_is_damage_not_an_allocation() {
+        // Found by the `wal` fuzz target: a count of 2^32 - 1 lines reserved
+        // 160 GB and aborted the process before the first line was read.
+        let original = chunk("stdin", &[r#"{"a":1}"#]);
+        let mut payload = Vec::new();
+        encode_payload(&original, &mut payload);
+        let count_at = payload.len() - (LINE_HEADER_BYTES + 7) - 4;
+        assert_eq!(payload[count_at..count_at + 4], 1u32.to_le_bytes());
+        payload[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(decode_payload(&payload).is_none());
     }
 
