@@ -56,10 +56,11 @@ impl SqlResult {
     }
 }
 
-/// A data directory's archive registered as table `logs`, with the runtime
-/// that runs statements over it: open once, run many statements.
+/// A data directory's archive registered as table `logs`: open once, run
+/// many statements. Async, with no runtime of its own, so that a server
+/// runs it on the runtime it already has; a program without one (the
+/// `sluice-sql` CLI) uses [`BlockingSqlEngine`].
 pub struct SqlEngine {
-    runtime: tokio::runtime::Runtime,
     context: SessionContext,
     files_committed: usize,
 }
@@ -68,7 +69,7 @@ impl SqlEngine {
     /// Registers `DIR/archive` as `logs`. An archive in a layout this
     /// build does not know is refused; one without a committed file is
     /// [`QueryError::EmptyDataDir`]: there is no schema to plan against.
-    pub fn open(data_dir: &Path) -> Result<SqlEngine, QueryError> {
+    pub async fn open(data_dir: &Path) -> Result<SqlEngine, QueryError> {
         let dir = sluice_index::data_dir::DataDir::at(data_dir);
         dir.archive_layout()?;
         let files_committed = dir.archive_files()?.len();
@@ -76,13 +77,13 @@ impl SqlEngine {
             return Err(QueryError::EmptyDataDir { dir: data_dir.to_owned() });
         }
         let archive = dir.archive();
-        SqlEngine::start(files_committed, move || Location::local(&archive))
+        SqlEngine::start(files_committed, move || Location::local(&archive)).await
     }
 
     /// Registers a shared archive (`--archive`: what several data
     /// directories copy their archives to, on S3 or in a directory) as
     /// `logs`: the union of every writer's live files.
-    pub fn open_shared(url: &ArchiveUrl) -> Result<SqlEngine, QueryError> {
+    pub async fn open_shared(url: &ArchiveUrl) -> Result<SqlEngine, QueryError> {
         match url {
             ArchiveUrl::Local(path) => {
                 let files_committed = local_archive_files(path)?;
@@ -90,46 +91,66 @@ impl SqlEngine {
                     return Err(no_files(url));
                 }
                 let path = path.clone();
-                SqlEngine::start(files_committed, move || Location::local(&path))
+                SqlEngine::start(files_committed, move || Location::local(&path)).await
             }
             ArchiveUrl::S3 { bucket, prefix } => {
                 let (store, _) = url.open().map_err(|e| QueryError::Sql { message: e.to_string(), user: false })?;
                 let root =
                     if prefix.is_empty() { format!("s3://{bucket}/") } else { format!("s3://{bucket}/{prefix}/") };
                 let location = Location { root, store: Arc::new(LiveArchiveStore::remote(store)) };
-                let runtime = runtime()?;
-                let files_committed = runtime.block_on(location.check(url))?;
-                SqlEngine::start_on(runtime, files_committed, move || Ok(location.clone()))
+                let files_committed = location.check(url).await?;
+                SqlEngine::start(files_committed, move || Ok(location.clone())).await
             }
         }
     }
 
-    fn start(
-        files_committed: usize,
-        location: impl Fn() -> Result<Location, DataFusionError>,
-    ) -> Result<SqlEngine, QueryError> {
-        SqlEngine::start_on(runtime()?, files_committed, location)
-    }
-
-    fn start_on(
-        runtime: tokio::runtime::Runtime,
+    async fn start(
         files_committed: usize,
         location: impl Fn() -> Result<Location, DataFusionError>,
     ) -> Result<SqlEngine, QueryError> {
         // Inferring the schema reads files a compaction may delete meanwhile,
         // as a statement does (see `run`).
-        let context = while_files_go(|| location().and_then(|location| runtime.block_on(register(location))))?;
-        Ok(SqlEngine { runtime, context, files_committed })
+        let location = &location;
+        let context = while_files_go(|| async move { register(location()?).await }).await?;
+        Ok(SqlEngine { context, files_committed })
     }
 
     /// Runs one statement and collects its rows. A file that a compaction
     /// deleted between the statement's listing and its read makes it run
     /// again (the new listing has the compacted file instead), so a
     /// statement during compaction answers as before and after it.
-    pub fn run(&self, sql: &str) -> Result<SqlResult, QueryError> {
-        let mut result = while_files_go(|| self.runtime.block_on(execute(&self.context, sql)))?;
+    pub async fn run(&self, sql: &str) -> Result<SqlResult, QueryError> {
+        let mut result = while_files_go(|| execute(&self.context, sql)).await?;
         result.scan.files_committed = self.files_committed;
         Ok(result)
+    }
+}
+
+/// An [`SqlEngine`] with a runtime of its own, for a program that has none.
+/// Never call it from inside a runtime: blocking on one there panics.
+pub struct BlockingSqlEngine {
+    runtime: tokio::runtime::Runtime,
+    engine: SqlEngine,
+}
+
+impl BlockingSqlEngine {
+    /// [`SqlEngine::open`], on a new runtime.
+    pub fn open(data_dir: &Path) -> Result<BlockingSqlEngine, QueryError> {
+        let runtime = runtime()?;
+        let engine = runtime.block_on(SqlEngine::open(data_dir))?;
+        Ok(BlockingSqlEngine { runtime, engine })
+    }
+
+    /// [`SqlEngine::open_shared`], on a new runtime.
+    pub fn open_shared(url: &ArchiveUrl) -> Result<BlockingSqlEngine, QueryError> {
+        let runtime = runtime()?;
+        let engine = runtime.block_on(SqlEngine::open_shared(url))?;
+        Ok(BlockingSqlEngine { runtime, engine })
+    }
+
+    /// [`SqlEngine::run`], blocking until the rows are collected.
+    pub fn run(&self, sql: &str) -> Result<SqlResult, QueryError> {
+        self.runtime.block_on(self.engine.run(sql))
     }
 }
 
@@ -245,10 +266,13 @@ const RUN_ATTEMPTS: usize = 4;
 
 /// `work`, run again (up to [`RUN_ATTEMPTS`] in all) while it fails because
 /// a file it listed was gone when read.
-fn while_files_go<T>(mut work: impl FnMut() -> Result<T, DataFusionError>) -> Result<T, QueryError> {
+async fn while_files_go<T, F>(mut work: impl FnMut() -> F) -> Result<T, QueryError>
+where
+    F: Future<Output = Result<T, DataFusionError>>,
+{
     let mut attempt = 1;
     loop {
-        match work() {
+        match work().await {
             Err(error) if attempt < RUN_ATTEMPTS && is_file_gone(&error) => attempt += 1,
             other => return other.map_err(sql_error),
         }
@@ -314,4 +338,53 @@ fn sql_error(error: DataFusionError) -> QueryError {
         _ => false,
     };
     QueryError::Sql { message: error.strip_backtrace().to_string(), user }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::dataframe::DataFrameWriteOptions;
+
+    use super::*;
+
+    /// A data directory whose archive holds one file of `rows` rows.
+    fn archive_of(rows: i64) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let hour = dir.path().join("archive/date=2024-03-01/hour=10");
+        std::fs::create_dir_all(&hour).unwrap();
+        let file = hour.join("part-00000000000000000001.parquet");
+        let writer = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        writer.block_on(async {
+            let context = SessionContext::new();
+            let frame = context.sql(&format!("SELECT value AS severity_number FROM range({rows})")).await.unwrap();
+            let options = DataFrameWriteOptions::new().with_single_file_output(true);
+            frame.write_parquet(file.to_str().unwrap(), options, None).await.unwrap();
+        });
+        dir
+    }
+
+    /// A server runs statements on the runtime it already has: opening and
+    /// running there must not start (and block on) a runtime of its own,
+    /// which panics inside another.
+    #[test]
+    fn the_engine_runs_inside_a_callers_runtime() {
+        let dir = archive_of(5);
+        let server = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+        let (rows, scan) = server.block_on(async {
+            let engine = SqlEngine::open(dir.path()).await.unwrap();
+            let result = engine.run("SELECT count(*) AS n, date, hour FROM logs GROUP BY date, hour").await.unwrap();
+            let n = result.batches[0].column(0).as_any().downcast_ref::<datafusion::arrow::array::Int64Array>();
+            (n.unwrap().value(0), result.scan)
+        });
+        assert_eq!(rows, 5);
+        assert_eq!(scan, Scan { files_scanned: 1, files_committed: 1 });
+    }
+
+    #[test]
+    fn the_blocking_engine_runs_without_one() {
+        let dir = archive_of(3);
+        let engine = BlockingSqlEngine::open(dir.path()).unwrap();
+        let result = engine.run("SELECT severity_number FROM logs ORDER BY 1").unwrap();
+        assert_eq!(result.num_rows(), 3);
+        assert!(matches!(BlockingSqlEngine::open(&dir.path().join("nothing")), Err(QueryError::EmptyDataDir { .. })));
+    }
 }

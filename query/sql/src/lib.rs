@@ -5,8 +5,9 @@
 //! workspace's build: `sluice` and every other command build in minutes
 //! without it, and `sluice sql` runs this crate's `sluice-sql` binary.
 //!
-//! * [`engine::SqlEngine`]: the archive registered as `logs`; statements
-//!   run on one runtime.
+//! * [`engine::SqlEngine`]: the archive registered as `logs`; async, to
+//!   run on a server's runtime; [`engine::BlockingSqlEngine`] gives it a
+//!   runtime of its own, for the CLI.
 //! * [`live_store::LiveArchiveStore`]: the archive listed without the
 //!   files a compaction superseded.
 //! * [`render`]: a result as a table, CSV, JSON or NDJSON.
@@ -15,5 +16,5 @@ pub mod engine;
 pub mod live_store;
 pub mod render;
 
-pub use engine::{Scan, SqlEngine, SqlResult};
+pub use engine::{BlockingSqlEngine, Scan, SqlEngine, SqlResult};
 pub use render::{SqlFormat, write_sql_result};

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use sluice_sql::{SqlEngine, SqlFormat, write_sql_result};
+use sluice_sql::{BlockingSqlEngine, SqlFormat, write_sql_result};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -80,8 +80,8 @@ fn main() -> ExitCode {
     let engine = match &args.archive {
         Some(url) => sluice_index::shared_archive::ArchiveUrl::parse(url)
             .map_err(|e| sluice_query::QueryError::Sql { message: e.to_string(), user: true })
-            .and_then(|url| SqlEngine::open_shared(&url)),
-        None => SqlEngine::open(&data_dir),
+            .and_then(|url| BlockingSqlEngine::open_shared(&url)),
+        None => BlockingSqlEngine::open(&data_dir),
     };
     let result = engine.and_then(|engine| engine.run(&args.statement));
     let result = match result {
