@@ -14,9 +14,11 @@ use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::schema::FieldType;
 
 use crate::error::QueryError;
-use crate::output::Bucket;
 use crate::store::{Split, Store};
 use crate::time::{TimeRange, Zone};
+
+/// A value of a field (`None`: records without it) and its count.
+pub type Bucket = (Option<String>, u64);
 
 /// At most this many distinct values per split and field. Beyond it the
 /// rarest values of a split are folded into `other`.

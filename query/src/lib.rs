@@ -1,4 +1,5 @@
-//! Search, aggregations and archive reads for the `sluice` CLI.
+//! Search, aggregations and archive reads: what the `sluice` CLI asks and
+//! answers. The library returns data; the CLI (`src/bin/sluice/`) renders it.
 //!
 //! * [`store::Store`]: the day splits a time range needs; a query string
 //!   parsed against them (bare words search `message`, other names are
@@ -14,7 +15,6 @@
 //! * [`fields`]: the fields of the newest matches, with types and counts.
 //! * [`stats`]: what a data directory holds, from the index and the files.
 //! * [`time::TimeRange`]: `--from` / `--to`, absolute or relative.
-//! * [`output`]: tables for people, NDJSON and JSON for scripts.
 //!
 //! * [`patterns`]: messages grouped into templates (Drain-like); [`compare`]:
 //!   levels, services and templates that grew in a window against a baseline.
@@ -24,13 +24,11 @@
 
 pub mod aggregate;
 pub mod around;
-pub mod chart;
 pub mod compare;
 pub mod error;
 pub mod fetch;
 pub mod fields;
 pub mod follow;
-pub mod output;
 pub mod patterns;
 pub mod stats;
 pub mod store;

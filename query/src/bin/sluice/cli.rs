@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::output::Format;
 use clap::{Parser, Subcommand, ValueEnum};
-use sluice_query::output::Format;
 
 /// The commit built from (`-modified` when the work tree had uncommitted changes).
 const COMMIT: &str = git_version::git_version!(

@@ -1,7 +1,9 @@
 //! `sluice`: the incident CLI over a Sluice data directory.
 
+mod chart;
 mod cli;
 mod generate;
+mod output;
 mod sql;
 mod terminal;
 
@@ -9,18 +11,18 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use chart::write_histogram;
 use clap::Parser;
 use cli::{Args, Command, OutputFormat};
-use sluice_query::QueryError;
-use sluice_query::aggregate::Interval;
-use sluice_query::around::EventRef;
-use sluice_query::chart::write_histogram;
-use sluice_query::fetch::FetchedRecord;
-use sluice_query::follow::Follower;
-use sluice_query::output::{
+use output::{
     Layout, TableStyle, ValueCounts, write_comparison, write_counts, write_fields, write_patterns, write_records,
     write_rows, write_selected,
 };
+use sluice_query::QueryError;
+use sluice_query::aggregate::Interval;
+use sluice_query::around::EventRef;
+use sluice_query::fetch::FetchedRecord;
+use sluice_query::follow::Follower;
 use sluice_query::stats::{Stats, human_bytes};
 use sluice_query::store::Store;
 use sluice_query::time::{TimeRange, Zone, parse_baseline};

@@ -4,16 +4,13 @@ use std::io::{self, Write};
 
 use sluice_schemas::Timestamp;
 
-use crate::aggregate::Terms;
-use crate::around::EventRef;
-use crate::compare::Comparison;
-use crate::fetch::FetchedRecord;
-use crate::fields::FieldsReport;
-use crate::patterns::Mined;
-use crate::time::Zone;
-
-/// A value of a field (`None`: records without it) and its count.
-pub type Bucket = (Option<String>, u64);
+use sluice_query::aggregate::Terms;
+use sluice_query::around::EventRef;
+use sluice_query::compare::Comparison;
+use sluice_query::fetch::FetchedRecord;
+use sluice_query::fields::FieldsReport;
+use sluice_query::patterns::Mined;
+use sluice_query::time::Zone;
 
 /// `--format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -425,7 +422,7 @@ pub fn write_comparison(
             if shown.is_empty() {
                 return writeln!(out, "nothing grew or appeared");
             }
-            let change = |c: &crate::compare::Change| c.ratio().map_or("new".to_owned(), |r| format!("×{r:.1}"));
+            let change = |c: &sluice_query::compare::Change| c.ratio().map_or("new".to_owned(), |r| format!("×{r:.1}"));
             let columns = [
                 Column::new("KIND", shown.iter().map(|c| c.kind.to_owned()).collect()),
                 Column::new("WINDOW", shown.iter().map(|c| c.window.to_string()).collect()),

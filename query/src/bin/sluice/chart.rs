@@ -3,9 +3,9 @@
 
 use std::io::{self, Write};
 
-use crate::aggregate::{Histogram, interval_label};
 use crate::output::{Format, level_color};
-use crate::time::Zone;
+use sluice_query::aggregate::{Histogram, interval_label};
+use sluice_query::time::Zone;
 
 /// A bar of `count` out of `most` over at most `width` cells, drawn to an
 /// eighth of a cell; a non-zero count always shows.
@@ -38,7 +38,7 @@ pub fn write_histogram(
     zone: &Zone,
 ) -> io::Result<()> {
     let total: u64 = histogram.buckets.iter().map(|b| b.count).sum();
-    let bucket_json = |bucket: &crate::aggregate::TimeBucket| {
+    let bucket_json = |bucket: &sluice_query::aggregate::TimeBucket| {
         let mut json = serde_json::json!({
             "start": sluice_schemas::Timestamp::from_nanos(bucket.start).to_string(),
             "count": bucket.count,
@@ -109,7 +109,7 @@ pub fn write_histogram(
 /// One bucket's bar, a segment per value in the legend's order. Segments
 /// are whole cells, rounded so that they add up to the bucket's bar.
 fn stacked(
-    bucket: &crate::aggregate::TimeBucket,
+    bucket: &sluice_query::aggregate::TimeBucket,
     histogram: &Histogram,
     field: &str,
     most: u64,
@@ -152,7 +152,7 @@ fn paint(series: usize, value: Option<&str>, field: &str, text: &str, color: boo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::TimeBucket;
+    use sluice_query::aggregate::TimeBucket;
 
     #[test]
     fn bars_are_drawn_to_an_eighth() {
