@@ -1,4 +1,7 @@
-//! Errors of a query, each classified for exit codes.
+//! Errors of a query, each classified for exit codes. They are worded in
+//! the library's terms (a time range, an interval), not in one front end's:
+//! the CLI says which of its flags each concerns (`sluice`'s `cli_message`),
+//! a server names its own parameters.
 
 use std::path::PathBuf;
 
@@ -19,12 +22,12 @@ pub enum QueryError {
     BadTime { text: String },
     #[error("unknown time zone `{text}`: {reason}")]
     BadZone { text: String, reason: String },
-    #[error("--from {from} is not before --to {to}")]
+    #[error("the time range's start {from} is not before its end {to}")]
     EmptyRange { from: String, to: String },
     #[error("invalid interval `{text}`: expected `auto` or a whole number and a unit: 30s, 5m, 1h, 1d, 1w")]
     BadInterval { text: String },
     #[error(
-        "--interval {interval} makes {buckets} buckets, more than {max}: use a larger --interval (or `auto`) or a narrower --from/--to"
+        "an interval of {interval} makes {buckets} buckets, more than {max}: use a larger interval (or `auto`) or a narrower time range"
     )]
     TooManyBuckets { buckets: i64, interval: String, max: i64 },
     #[error("invalid event reference `{text}`: expected HOUR:BATCH:ROW as `sluice search` prints it (REF column)")]
@@ -34,10 +37,10 @@ pub enum QueryError {
     )]
     UnknownRef { event: String },
     #[error(
-        "invalid --baseline `{text}`: expected FROM..TO (times as --from takes them, FROM before TO) or a duration (1h: the hour before --from)"
+        "invalid baseline `{text}`: expected FROM..TO (times as a range's start takes them, FROM before TO) or a duration (1h: the hour before the window)"
     )]
     BadBaseline { text: String },
-    #[error("compare needs --from: the start of the window to compare with the baseline")]
+    #[error("compare needs the start of the window to compare with the baseline")]
     WindowNeeded,
     #[error("{given} data directories given: query 1 to {max} at once")]
     TooManyDataDirs { given: usize, max: usize },

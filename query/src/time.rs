@@ -237,7 +237,7 @@ mod tests {
         let range = TimeRange::parse(Some("1h"), Some("2h"), Timestamp::from_nanos(NOW), &Zone::utc()).unwrap_err();
         assert_eq!(
             range.to_string(),
-            "--from 2024-03-01T11:00:00.000000000Z is not before --to 2024-03-01T10:00:00.000000000Z"
+            "the time range's start 2024-03-01T11:00:00.000000000Z is not before its end 2024-03-01T10:00:00.000000000Z"
         );
     }
 

@@ -756,6 +756,20 @@ fn compare_finds_what_appeared() {
         stderr_text(&missing),
         "sluice: error: compare needs --from: the start of the window to compare with the baseline\n"
     );
+    // The library words these as a time range and a baseline; the CLI names its flags.
+    let baseline = sluice(&data, &["compare", "--from", "2024-03-01T10:00:00Z", "--baseline", "yesterdayish"]);
+    assert_eq!(baseline.status.code(), Some(2));
+    assert_eq!(
+        stderr_text(&baseline),
+        "sluice: error: invalid --baseline `yesterdayish`: expected FROM..TO (times as --from takes them, FROM before \
+         TO) or a duration (1h: the hour before --from)\n"
+    );
+    let backwards = sluice(&data, &["count", "--from", "2024-03-01T11:00:00Z", "--to", "2024-03-01T10:00:00Z", "*"]);
+    assert_eq!(backwards.status.code(), Some(2));
+    assert_eq!(
+        stderr_text(&backwards),
+        "sluice: error: --from 2024-03-01T11:00:00.000000000Z is not before --to 2024-03-01T10:00:00.000000000Z\n"
+    );
 }
 
 /// The index adds records grouped by producer, service and template, not in

@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Query(error)) => {
-            eprintln!("sluice: {}: {error}", error_label());
+            eprintln!("sluice: {}: {}", error_label(), cli_message(&error));
             ExitCode::from(error.kind().exit_code())
         }
         Err(Failure::Sql(error)) => {
@@ -53,6 +53,26 @@ fn main() -> ExitCode {
             eprintln!("sluice: {}: cannot write output: {error}", error_label());
             ExitCode::from(sluice_schemas::ErrorKind::OperatorFixable.exit_code())
         }
+    }
+}
+
+/// A query error in the words of this CLI: the library's say "the time
+/// range" and "the interval"; these name the flags that set them.
+fn cli_message(error: &QueryError) -> String {
+    match error {
+        QueryError::EmptyRange { from, to } => format!("--from {from} is not before --to {to}"),
+        QueryError::TooManyBuckets { buckets, interval, max } => format!(
+            "--interval {interval} makes {buckets} buckets, more than {max}: use a larger --interval (or `auto`) or a \
+             narrower --from/--to"
+        ),
+        QueryError::BadBaseline { text } => format!(
+            "invalid --baseline `{text}`: expected FROM..TO (times as --from takes them, FROM before TO) or a duration \
+             (1h: the hour before --from)"
+        ),
+        QueryError::WindowNeeded => {
+            "compare needs --from: the start of the window to compare with the baseline".to_owned()
+        }
+        other => other.to_string(),
     }
 }
 
