@@ -10,6 +10,8 @@
 //! * [`around`]: an event's neighbours from the same service and host
 //!   (`context`), a trace's records (`trace`), and event references.
 //! * [`follow`]: `tail -f`, records as their batches are committed.
+//! * [`live::LiveStore`]: a store kept open across requests (a server),
+//!   opened again when a commit, compaction or retention changed the data.
 //! * [`fetch::fetch`]: hits → records read from the Parquet archive (the
 //!   index stores no documents: each hit's batch and row locate it).
 //! * [`fields`]: the fields of the newest matches, with types and counts.
@@ -29,6 +31,7 @@ pub mod error;
 pub mod fetch;
 pub mod fields;
 pub mod follow;
+pub mod live;
 pub mod patterns;
 pub mod stats;
 pub mod store;

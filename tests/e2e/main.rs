@@ -14,6 +14,7 @@ mod durability;
 mod extreme;
 mod ingest;
 mod ingest_dry_run;
+mod live_store;
 mod query;
 mod racing;
 mod readme;
