@@ -1,6 +1,9 @@
 //! Search, aggregations and archive reads: what the `sluice` CLI asks and
 //! answers. The library returns data; the CLI (`src/bin/sluice/`) renders it.
 //!
+//! * [`api`]: one function per question (search, count, top, trace,
+//!   context, histogram, patterns, fields, compare, stats), plain request
+//!   in, plain answer out: what the CLI and a server both call.
 //! * [`store::Store`]: the day splits a time range needs; a query string
 //!   parsed against them (bare words search `message`, other names are
 //!   fields or attribute paths); hits newest first; counts, by value
@@ -25,6 +28,7 @@
 //! apart: DataFusion is most of the workspace's build time.
 
 pub mod aggregate;
+pub mod api;
 pub mod around;
 pub mod compare;
 pub mod error;

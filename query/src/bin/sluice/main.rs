@@ -18,7 +18,6 @@ use output::{
     Layout, TableStyle, ValueCounts, write_comparison, write_counts, write_fields, write_patterns, write_records,
     write_rows, write_selected,
 };
-use sluice_query::QueryError;
 use sluice_query::aggregate::Interval;
 use sluice_query::around::EventRef;
 use sluice_query::fetch::FetchedRecord;
@@ -26,6 +25,7 @@ use sluice_query::follow::Follower;
 use sluice_query::stats::{Stats, human_bytes};
 use sluice_query::store::Store;
 use sluice_query::time::{TimeRange, Zone, parse_baseline};
+use sluice_query::{QueryError, api};
 use sluice_schemas::Timestamp;
 use terminal::{error_label, stdout_color};
 
@@ -122,13 +122,13 @@ fn run(args: &Args, data_dirs: &[PathBuf], zone: &Zone) -> Result<(), Failure> {
         Command::Search { query, range, limit, oldest_first, fields, format } => {
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
             let store = open_store(data_dir, range)?;
-            let (hits, total) = store.search(query, range, *limit, *oldest_first)?;
-            note_if_empty(store, query, total);
             // A table shows five columns: the archive's other pages are not read.
             let table_only = fields.is_empty() && matches!(format, OutputFormat::Table);
-            let columns = table_only.then_some(&TABLE_COLUMNS[..]);
-            let records = sluice_query::fetch::fetch_columns(store, &hits, columns)?;
-            let refs: Vec<EventRef> = hits.iter().map(EventRef::of).collect();
+            let columns = table_only.then(|| TABLE_COLUMNS.map(str::to_owned).to_vec());
+            let request =
+                api::SearchRequest { query: query.clone(), range, limit: *limit, oldest_first: *oldest_first, columns };
+            let api::Found { records, refs, total, hint } = api::search(store, &request)?;
+            note(hint);
             let color = stdout_color();
             if fields.is_empty() {
                 write_records(
@@ -152,9 +152,9 @@ fn run(args: &Args, data_dirs: &[PathBuf], zone: &Zone) -> Result<(), Failure> {
         Command::Count { query, by, range, format } => {
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
             let store = open_store(data_dir, range)?;
-            let total = store.count(query, range)?;
-            note_if_empty(store, query, total);
-            let terms = by.as_deref().map(|field| store.terms(query, range, field)).transpose()?;
+            let request = api::CountRequest { query: query.clone(), range, by: by.clone() };
+            let api::Counted { total, by: terms, hint } = api::count(store, &request)?;
+            note(hint);
             let by = by.as_deref().zip(terms.as_ref()).map(|(field, terms)| ValueCounts {
                 field,
                 terms,
@@ -167,7 +167,7 @@ fn run(args: &Args, data_dirs: &[PathBuf], zone: &Zone) -> Result<(), Failure> {
         Command::Context { event, before, after, format } => {
             let event: EventRef = event.parse()?;
             let store = open_store(data_dir, TimeRange::ALL)?;
-            let context = store.context(event, *before, *after)?;
+            let context = api::context(store, event, *before, *after)?;
             let (refs, records): (Vec<EventRef>, Vec<_>) = context.records.into_iter().unzip();
             let layout = Layout::Context { event: context.event };
             let color = stdout_color();
@@ -185,7 +185,7 @@ fn run(args: &Args, data_dirs: &[PathBuf], zone: &Zone) -> Result<(), Failure> {
         Command::Trace { trace_id, range, format } => {
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
             let store = open_store(data_dir, range)?;
-            let (records, total) = store.trace(trace_id, range)?;
+            let api::Found { records, total, .. } = api::trace(store, trace_id, range)?;
             let color = stdout_color();
             write_records(&mut out, &records, &[], total, (*format).into(), Layout::Trace, TableStyle { color, zone })?;
             out.flush()?;
@@ -203,10 +203,7 @@ fn run(args: &Args, data_dirs: &[PathBuf], zone: &Zone) -> Result<(), Failure> {
                 None
             };
             let store = open_store(data_dir, range)?;
-            let (mut hits, total) = store.search(query, range, *lines, false)?;
-            hits.reverse();
-            let records = sluice_query::fetch::fetch(store, &hits)?;
-            let refs: Vec<EventRef> = hits.iter().map(EventRef::of).collect();
+            let api::Found { records, refs, total, .. } = api::last(store, query, range, *lines)?;
             let format =
                 if follower.is_some() && matches!(format, OutputFormat::Json) { OutputFormat::Ndjson } else { *format };
             write_records(&mut out, &records, &refs, total, format.into(), Layout::Search, TableStyle { color, zone })?;
@@ -241,7 +238,7 @@ fn run(args: &Args, data_dirs: &[PathBuf], zone: &Zone) -> Result<(), Failure> {
         Command::Patterns { query, range, limit, sample, format } => {
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
             let store = open_store(data_dir, range)?;
-            let mined = store.patterns(query, &[range], *sample)?;
+            let mined = api::patterns(store, query, range, *sample)?;
             write_patterns(&mut out, &mined, *limit, (*format).into(), zone)?;
             out.flush()?;
         }
@@ -250,26 +247,22 @@ fn run(args: &Args, data_dirs: &[PathBuf], zone: &Zone) -> Result<(), Failure> {
             let window = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), now, zone)?;
             let from = window.from.ok_or(QueryError::WindowNeeded)?;
             let baseline = parse_baseline(baseline, from, now, zone)?;
-            let both = TimeRange { from: Some(from.min(baseline.0)), to: window.to.map(|to| to.max(baseline.1)) };
-            let store = open_store(data_dir, both)?;
-            let to = match window.to {
-                Some(to) => to,
-                None => store.time_bounds()?.map_or(from + 1, |(_, last)| (last + 1).max(from + 1)),
-            };
-            let comparison = store.compare(query, (from, to), baseline, *sample)?;
+            let request = api::CompareRequest { query: query.clone(), from, to: window.to, baseline, sample: *sample };
+            let store = open_store(data_dir, api::compare_span(&request))?;
+            let comparison = api::compare(store, &request)?;
             write_comparison(&mut out, &comparison, *limit, (*format).into(), zone)?;
             out.flush()?;
         }
         Command::Fields { query, range, sample, format } => {
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
-            let report = open_store(data_dir, range)?.fields(query, range, *sample)?;
+            let report = api::fields(open_store(data_dir, range)?, query, range, *sample)?;
             write_fields(&mut out, &report, (*format).into())?;
             out.flush()?;
         }
         Command::Stats { format } => {
             // One table (or JSON line) per data directory.
             for (i, dir) in data_dirs.iter().enumerate() {
-                let stats = open_store(std::slice::from_ref(dir), TimeRange::ALL)?.stats()?;
+                let stats = api::stats(open_store(std::slice::from_ref(dir), TimeRange::ALL)?)?;
                 match format {
                     OutputFormat::Table => {
                         if i > 0 {
@@ -287,9 +280,8 @@ fn run(args: &Args, data_dirs: &[PathBuf], zone: &Zone) -> Result<(), Failure> {
         Command::Top { field, query, range, limit, format } => {
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
             let store = open_store(data_dir, range)?;
-            let total = store.count(query, range)?;
-            note_if_empty(store, query, total);
-            let terms = store.terms(query, range, field)?;
+            let api::Top { total, terms, hint } = api::top(store, query, range, field)?;
+            note(hint);
             let by = ValueCounts { field, terms: &terms, limit: Some(*limit), bars: true };
             write_counts(&mut out, total, Some(by), (*format).into())?;
             out.flush()?;
@@ -300,7 +292,8 @@ fn run(args: &Args, data_dirs: &[PathBuf], zone: &Zone) -> Result<(), Failure> {
             let interval = Interval::parse(interval)?;
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
             let store = open_store(data_dir, range)?;
-            let histogram = store.histogram(query, range, interval, by.as_deref(), zone)?;
+            let request = api::HistogramRequest { query: query.clone(), range, interval, by: by.clone() };
+            let histogram = api::histogram(store, &request, zone)?;
             let color = stdout_color();
             write_histogram(&mut out, &histogram, by.as_deref(), (*format).into(), color, terminal_width(), zone)?;
             out.flush()?;
@@ -319,11 +312,9 @@ fn open_store(data_dirs: &[PathBuf], range: TimeRange) -> Result<&'static Store,
     Ok(Box::leak(Box::new(Store::open_many(data_dirs, range)?)))
 }
 
-/// Nothing matched: say so if a field name in the query looks like a typo.
-fn note_if_empty(store: &Store, query: &str, total: u64) {
-    if total == 0
-        && let Some(hint) = store.empty_result_hint(query)
-    {
+/// Nothing matched and a field name in the query looks like a typo: say so.
+fn note(hint: Option<String>) {
+    if let Some(hint) = hint {
         eprintln!("sluice: {}: {hint}", terminal::note_label());
     }
 }
