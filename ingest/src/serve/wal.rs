@@ -188,16 +188,24 @@ fn decode_payload(payload: &[u8]) -> Option<Chunk> {
     // The count is data: reserve no more lines than the rest could hold, or
     // a damaged count would ask for up to 160 GB before the loop found out.
     chunk.lines = Vec::with_capacity(count.min(reader.len() / LINE_HEADER_BYTES));
+    let mut last_number = 0;
     for _ in 0..count {
         let number = u64::from_le_bytes(take(&mut reader)?);
         let too_long = u64::from_le_bytes(take(&mut reader)?);
         let line = take_bytes(&mut reader)?;
+        let too_long = (too_long != NONE_U64).then_some(too_long);
+        // What the framing wrote: line numbers in order, and a line cut at
+        // the limit longer than what was kept of it.
+        if number < last_number || too_long.is_some_and(|length| length <= line.len() as u64) {
+            return None;
+        }
+        last_number = number;
         let start = chunk.data.len();
         chunk.data.extend_from_slice(line);
-        let too_long = (too_long != NONE_U64).then_some(too_long);
         chunk.lines.push(ChunkLine { number, start, end: chunk.data.len(), too_long });
     }
-    if !reader.is_empty() {
+    // The account must balance: every line read is kept or blank.
+    if !reader.is_empty() || chunk.lines.len() as u64 + blank != lines_read {
         return None;
     }
     chunk.observed = observed;
@@ -307,6 +315,32 @@ mod tests {
         // Anything after the last line is damage, not a longer entry.
         payload.push(0);
         assert!(decode_payload(&payload).is_none());
+    }
+
+    #[test]
+    fn an_entry_whose_account_does_not_balance_is_damage() {
+        // Found by the `wal` fuzz target: 2 lines kept and 0 blank of
+        // 281474976645122 read decoded, and would have unbalanced the
+        // run's account (accepted + rejected + blank = lines read).
+        let original = chunk("stdin", &[r#"{"a":1}"#, "not json"]);
+        let encode = |chunk: &Chunk| {
+            let mut payload = Vec::new();
+            encode_payload(chunk, &mut payload);
+            payload
+        };
+        assert!(decode_payload(&encode(&original)).is_some());
+        let mut unbalanced = chunk("stdin", &[r#"{"a":1}"#, "not json"]);
+        unbalanced.lines_read = 281_474_976_645_122;
+        assert!(decode_payload(&encode(&unbalanced)).is_none());
+        let mut backwards = chunk("stdin", &[r#"{"a":1}"#, "not json"]);
+        backwards.lines[1].number = 0;
+        assert!(decode_payload(&encode(&backwards)).is_none());
+        // A cut line is longer than what was kept of it.
+        let mut short = chunk("stdin", &[r#"{"a":1}"#, "not json"]);
+        short.lines[0].too_long = Some(7);
+        assert!(decode_payload(&encode(&short)).is_none());
+        short.lines[0].too_long = Some(8);
+        assert!(decode_payload(&encode(&short)).is_some());
     }
 
     #[test]
