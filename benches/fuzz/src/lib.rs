@@ -21,9 +21,10 @@ pub fn check_chunk(chunk: &Chunk, max_line_bytes: usize) {
         assert!(line.end - line.start <= max_line_bytes, "a line is cut at the limit");
         if let Some(length) = line.too_long {
             // Framing cuts at the limit; a logged line was cut at whatever
-            // limit its writer had (`max_line_bytes` is then usize::MAX).
-            let kept = line.end - line.start;
-            assert!(length as usize > max_line_bytes.min(kept), "only a line over the limit is too long");
+            // limit its writer had (`max_line_bytes` is then usize::MAX, and
+            // the line is only known to be longer than what was kept).
+            let limit = if max_line_bytes == usize::MAX { line.end - line.start } else { max_line_bytes };
+            assert!(length as usize > limit, "only a line over the limit is too long");
         }
         assert!(line.number >= last, "line numbers do not go back");
         last = line.number;
