@@ -42,6 +42,7 @@ pub mod failpoint;
 pub mod fields;
 pub mod lock;
 pub mod retention;
+pub mod serving;
 pub mod shared_archive;
 pub mod split_directory;
 pub mod splits;

@@ -73,6 +73,12 @@ impl Split {
         Ok(Split { day: day.to_owned(), path: path.to_owned(), index, reader, uncommitted_after, source: 0 })
     }
 
+    /// Whether `field` has a fast column in this split.
+    pub(crate) fn is_fast(&self, field: &str) -> bool {
+        let schema = self.index.schema();
+        schema.get_field(field).is_ok_and(|handle| schema.get_field_entry(handle).is_fast())
+    }
+
     pub(crate) fn searcher(&self) -> Searcher {
         self.reader.searcher()
     }
@@ -142,7 +148,7 @@ impl Split {
 
     /// `query` restricted to `range` (read from the timestamp column) and
     /// to committed batches.
-    fn within(&self, query: Box<dyn Query>, range: TimeRange) -> Result<Box<dyn Query>, QueryError> {
+    pub(crate) fn within(&self, query: Box<dyn Query>, range: TimeRange) -> Result<Box<dyn Query>, QueryError> {
         let query = self.committed_only(query)?;
         if range == TimeRange::ALL {
             return Ok(query);

@@ -186,6 +186,7 @@ fn man_pages_are_generated_for_each_command() {
         "man",
         "patterns",
         "search",
+        "serve",
         "sql",
         "stats",
         "tail",

@@ -15,6 +15,7 @@ mod extreme;
 mod ingest;
 mod ingest_dry_run;
 mod live_store;
+mod loki_api;
 mod query;
 mod racing;
 mod readme;

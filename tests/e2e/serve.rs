@@ -28,19 +28,27 @@ impl Server {
 
     /// [`Server::start`] with environment variables (`FAILPOINTS`, say).
     pub(crate) fn start_with_env(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut child = Command::new(binary("sluice-ingest"))
+        let mut command = Command::new(binary("sluice-ingest"));
+        command
             .arg("serve")
             .arg("--data-dir")
             .arg(data)
             .args(if args.contains(&"--listen") { &[][..] } else { &["--listen", "127.0.0.1:0"][..] })
             .args(args)
+            .envs(env.iter().copied());
+        Server::launch(command, "sluice-ingest: listening on http://")
+    }
+
+    /// Runs a server `command`; returns once it printed `listening` and the
+    /// address after it.
+    pub(crate) fn launch(mut command: Command, listening: &str) -> Server {
+        let mut child = command
             .env_remove("SLUICE_DATA_DIR")
-            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn sluice-ingest serve");
+            .expect("spawn the server");
         let (tx, stderr) = mpsc::channel();
         let pipe = child.stderr.take().unwrap();
         std::thread::spawn(move || {
@@ -58,7 +66,7 @@ impl Server {
                 Ok(line) => {
                     started.push_str(&line);
                     started.push('\n');
-                    if let Some(rest) = line.strip_prefix("sluice-ingest: listening on http://") {
+                    if let Some(rest) = line.strip_prefix(listening) {
                         break Some(rest.split(',').next().unwrap().to_owned());
                     }
                 }
@@ -70,7 +78,7 @@ impl Server {
             None => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("the server did not say where it listens within 30 s");
+                panic!("the server did not say where it listens within 30 s: {started}");
             }
         }
     }

@@ -578,7 +578,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     if let Some(path) = &args.token_file {
         match Tokens::load(path) {
             Ok(tokens) => config.tokens = Some(tokens),
-            Err(error) => return report(&error.into()),
+            Err(error) => return report(&sluice_ingest::serve::ServeError::from(error).into()),
         }
     }
     let data_dir = config.ingest.data_dir.display().to_string();

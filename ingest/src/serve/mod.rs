@@ -36,9 +36,7 @@
 //! log on disk, not memory, absorbs a burst that indexing cannot keep up
 //! with.
 
-mod auth;
 mod budget;
-pub mod connections;
 mod elastic;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -60,9 +58,9 @@ use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use sluice_index::data_dir::Checkpoint;
 use sluice_schemas::ErrorKind;
 
-pub use auth::Tokens;
 use budget::ByteBudget;
 use metrics::Metrics;
+pub use sluice_index::serving::{Tokens, connections};
 
 use crate::error::IngestError;
 use crate::pipeline::{Chunk, ChunkNormalizer, IngestConfig, LineRejection, NormalizedChunk, Stores};
@@ -144,21 +142,15 @@ impl ServeConfig {
     }
 }
 
-/// Connections waiting to be accepted (see `serve`).
-const LISTEN_BACKLOG: i32 = 4096;
-
 /// Why the server would not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error(
-        "refusing to listen on {addr} without authentication: anyone who can reach it could write logs. Give \
-         --token-file FILE (one token per line), or listen on 127.0.0.1"
-    )]
-    OpenWithoutToken { addr: SocketAddr },
+    #[error(transparent)]
+    Bind(sluice_index::serving::BindError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
-    #[error("token file {}: {what}", path.display())]
-    TokenFile { path: PathBuf, what: String },
+    #[error(transparent)]
+    TokenFile(#[from] sluice_index::serving::TokenFileError),
     #[error("the HTTP server failed: {0}")]
     Server(std::io::Error),
 }
@@ -259,18 +251,9 @@ impl Shared {
 /// bound address once requests are served.
 pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Result<Summary, IngestError> {
     let started = Instant::now();
-    if config.tokens.is_none() && !config.listen.ip().is_loopback() {
-        return Err(ServeError::OpenWithoutToken { addr: config.listen }.into());
-    }
     // Bind before any work, so a taken port is reported at once.
-    let listener = std::net::TcpListener::bind(config.listen)
-        .map_err(|source| ServeError::Listen { addr: config.listen, source })?;
-    listener.set_nonblocking(true).map_err(|source| ServeError::Listen { addr: config.listen, source })?;
-    // std listens with a backlog of 128: a burst of shippers reconnecting
-    // at once would overflow it and wait a second for their SYN's resend.
-    // Listening again sets a longer one (the kernel caps it at somaxconn).
-    rustix::net::listen(&listener, LISTEN_BACKLOG)
-        .map_err(|source| ServeError::Listen { addr: config.listen, source: source.into() })?;
+    let listener =
+        sluice_index::serving::bind(config.listen, config.tokens.is_some(), "write logs").map_err(ServeError::Bind)?;
     let bound = listener.local_addr().map_err(|source| ServeError::Listen { addr: config.listen, source })?;
 
     let ingest = &config.ingest;

@@ -7,7 +7,7 @@ use crate::output::Format;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// The commit built from (`-modified` when the work tree had uncommitted changes).
-const COMMIT: &str = git_version::git_version!(
+pub const COMMIT: &str = git_version::git_version!(
     args = ["--always", "--dirty=-modified", "--abbrev=12", "--exclude=*"],
     fallback = "unknown"
 );
@@ -367,6 +367,22 @@ buckets are shown. `auto` picks a round interval that gives at most about
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+    /// Serve Loki's query API, so that Grafana's Loki data source reads this data directory.
+    #[command(after_help = "\
+Examples:
+  sluice serve                                   # http://127.0.0.1:3100, data in ./sluice-data
+  sluice serve --data-dir /var/lib/sluice
+  sluice serve --listen 0.0.0.0:3100 --token-file /etc/sluice/read-tokens
+
+In Grafana, add a Loki data source with the URL http://HOST:3100 (and, with
+--token-file, an Authorization header `Bearer TOKEN`). Explore, live log
+volume, the label browser and Logs Drilldown's services and patterns work;
+LogQL outside the supported subset is answered with a 400 that names it.
+
+Read-only: safe beside a running `sluice-ingest serve` on the same data
+directory; new batches are seen as they are committed. Listening beyond
+loopback requires --token-file. /metrics has latency by endpoint.")]
+    Serve(ServeArgs),
     /// Shell completions for sluice, on stdout.
     #[command(after_help = "\
 Examples:
@@ -432,4 +448,27 @@ impl From<OutputFormat> for Format {
             OutputFormat::Json => Format::Json,
         }
     }
+}
+
+/// `sluice serve`'s flags.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Beyond loopback, --token-file is required.
+    #[arg(long, value_name = "ADDR", default_value = sluice_query::server::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    /// File of bearer tokens, one per line (blank lines and # comments skipped).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Longest a query may run before it is answered with 504.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub query_timeout: u64,
+    /// Queries answered at once; more wait for a slot within their deadline.
+    #[arg(long, value_name = "N")]
+    pub max_concurrent_queries: Option<usize>,
+    /// Connections open at once; more are closed at once.
+    #[arg(long, value_name = "N", default_value_t = sluice_index::serving::connections::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Lines read from the archive to check a query's filters, at most.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub max_lines_checked: usize,
 }

@@ -43,6 +43,10 @@ fn main() -> ExitCode {
             eprintln!("sluice: {}: {}", error_label(), cli_message(&error));
             ExitCode::from(error.kind().exit_code())
         }
+        Err(Failure::Serve(error)) => {
+            eprintln!("sluice: {}: {error}", error_label());
+            ExitCode::from(error.kind().exit_code())
+        }
         Err(Failure::Sql(error)) => {
             eprintln!("sluice: {}: {error}", error_label());
             ExitCode::from(error.kind().exit_code())
@@ -78,6 +82,7 @@ fn cli_message(error: &QueryError) -> String {
 
 enum Failure {
     Query(QueryError),
+    Serve(sluice_query::server::ServeError),
     Sql(sql::SqlUnavailable),
     Output(io::Error),
 }
@@ -111,6 +116,7 @@ fn run(args: &Args, data_dirs: &[PathBuf], zone: &Zone) -> Result<(), Failure> {
             let data_dir = &data_dirs[0];
             return Err(Failure::Sql(sql::exec(data_dir, archive, statement, *format, *stats, args.color)));
         }
+        Command::Serve(serve_args) => return serve(serve_args, data_dirs),
         Command::Completions { shell } => return Ok(generate::completions(*shell, &mut io::stdout())?),
         Command::Man { out_dir: None } => return Ok(generate::man_page(&mut io::stdout())?),
         Command::Man { out_dir: Some(dir) } => return Ok(generate::man_pages(dir)?),
@@ -287,7 +293,7 @@ fn run(args: &Args, data_dirs: &[PathBuf], zone: &Zone) -> Result<(), Failure> {
             out.flush()?;
         }
         // Ran above, without a data directory's store.
-        Command::Sql { .. } | Command::Completions { .. } | Command::Man { .. } => {}
+        Command::Sql { .. } | Command::Serve(_) | Command::Completions { .. } | Command::Man { .. } => {}
         Command::Histogram { query, range, interval, by, format } => {
             let interval = Interval::parse(interval)?;
             let range = TimeRange::parse(range.from.as_deref(), range.to.as_deref(), Timestamp::now(), zone)?;
@@ -372,4 +378,28 @@ fn write_stats(out: &mut dyn Write, stats: &Stats, zone: &Zone) -> io::Result<()
         writeln!(out, "{name:<15} {value}")?;
     }
     Ok(())
+}
+
+/// `sluice serve`: Loki's query API until SIGTERM or SIGINT.
+fn serve(args: &cli::ServeArgs, data_dirs: &[PathBuf]) -> Result<(), Failure> {
+    use sluice_query::server::{ServeConfig, ServeError};
+    let mut config = ServeConfig::new(data_dirs.to_vec());
+    config.listen = args.listen;
+    config.query_timeout = std::time::Duration::from_secs(args.query_timeout.max(1));
+    if let Some(n) = args.max_concurrent_queries {
+        config.max_concurrent_queries = n.max(1);
+    }
+    config.connections.max_connections = args.max_connections.max(1);
+    config.limits.max_records = args.max_lines_checked.max(1);
+    config.revision = cli::COMMIT.to_owned();
+    if let Some(path) = &args.token_file {
+        let tokens =
+            sluice_index::serving::Tokens::load(path).map_err(|error| Failure::Serve(ServeError::Token(error)))?;
+        config.tokens = Some(tokens);
+    }
+    let shown = data_dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ");
+    sluice_query::server::serve(&config, |addr| {
+        eprintln!("sluice: serving Loki's query API on http://{addr}, data in {shown}");
+    })
+    .map_err(Failure::Serve)
 }

@@ -11,9 +11,15 @@ use std::path::Path;
 use base64::Engine;
 use subtle::ConstantTimeEq;
 
-use super::ServeError;
+/// A token file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("token file {}: {what}", path.display())]
+pub struct TokenFileError {
+    pub path: std::path::PathBuf,
+    pub what: String,
+}
 
-/// The tokens that may write.
+/// The tokens that may use a server.
 #[derive(Clone)]
 pub struct Tokens {
     tokens: Vec<Vec<u8>>,
@@ -28,8 +34,8 @@ impl std::fmt::Debug for Tokens {
 
 impl Tokens {
     /// Reads one token per line; blank lines and `#` comments are skipped.
-    pub fn load(path: &Path) -> Result<Tokens, ServeError> {
-        let error = |what: String| ServeError::TokenFile { path: path.to_owned(), what };
+    pub fn load(path: &Path) -> Result<Tokens, TokenFileError> {
+        let error = |what: String| TokenFileError { path: path.to_owned(), what };
         let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
         let tokens = Tokens::parse(&text).map_err(error)?;
         Ok(tokens)

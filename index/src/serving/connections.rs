@@ -12,8 +12,8 @@
 //! * [`ConnectionLimits::idle_timeout`]: a connection on which no byte has
 //!   come in or gone out for this long, whatever it is doing (a body that
 //!   stops coming, a response the client does not read), is closed.
-//! * The body-read timeout is the handlers' (`http::AppState::read_body`):
-//!   a whole body within it, else 408.
+//! * The body-read timeout is the handlers' (`sluice-ingest serve` reads a
+//!   whole body within it, else 408).
 //!
 //! Each is counted in `/metrics` ([`ConnectionStats`]).
 
@@ -32,7 +32,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
 
-/// The defaults of `sluice-ingest serve`'s flags.
+/// The defaults of the servers' flags.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
@@ -60,7 +60,7 @@ impl Default for ConnectionLimits {
 
 /// Connection counts for `/metrics`.
 #[derive(Debug, Default)]
-pub(crate) struct ConnectionStats {
+pub struct ConnectionStats {
     pub open: AtomicU64,
     pub accepted: AtomicU64,
     /// Closed at once: `max_connections` were open.
@@ -72,7 +72,7 @@ pub(crate) struct ConnectionStats {
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets the
 /// requests in flight finish (idle connections are closed at once).
-pub(crate) async fn serve(
+pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     limits: ConnectionLimits,
@@ -80,7 +80,7 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     // `max_connections` connections, the log and the index's files.
-    sluice_index::storage::raise_open_file_limit();
+    crate::storage::raise_open_file_limit();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
