@@ -460,6 +460,11 @@ impl Store {
         &self.dirs
     }
 
+    /// The last batch this store shows of each data directory, in order.
+    pub fn last_batches(&self) -> &[u64] {
+        &self.last_batches
+    }
+
     /// The last batch this store shows (the manifest's when it was opened).
     /// (Of the first data directory.)
     pub fn last_batch(&self) -> u64 {

@@ -504,3 +504,137 @@ fn reading_beyond_loopback_needs_a_token_and_requests_need_it() {
     let (status, _) = get(&server, "/ready", &[], &[]);
     assert_eq!(status, 200);
 }
+
+/// A live tail's next message, within `within`.
+fn next_message(
+    socket: &mut tungstenite::WebSocket<std::net::TcpStream>,
+    within: std::time::Duration,
+) -> Option<Value> {
+    socket.get_mut().set_read_timeout(Some(within)).unwrap();
+    match socket.read() {
+        Ok(tungstenite::Message::Text(text)) => Some(serde_json::from_str(text.as_str()).unwrap()),
+        // Keep-alives, every 30 s.
+        Ok(tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_)) => next_message(socket, within),
+        Ok(other) => panic!("unexpected message {other:?}"),
+        Err(tungstenite::Error::Io(error))
+            if matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+        {
+            None
+        }
+        Err(error) => panic!("{error}"),
+    }
+}
+
+#[test]
+fn live_tail_sends_new_lines_within_two_seconds_each_once() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    ingest(&data, REQUESTS.as_bytes());
+    let server = serve(&data, &[]);
+    let query = serde_urlencoded::to_string([
+        ("query", r#"{service_name="web"} |= "render""#),
+        ("start", &ns("2024-03-01T00:00:00Z")),
+        ("limit", "10"),
+    ])
+    .unwrap();
+    let url = server.url(&format!("/loki/api/v1/tail?{query}")).replacen("http://", "ws://", 1);
+    let host = url.trim_start_matches("ws://").split('/').next().unwrap().to_owned();
+    let stream = std::net::TcpStream::connect(&host).unwrap();
+    let (mut socket, _) = tungstenite::client(url.as_str(), stream).unwrap();
+    let texts = |message: &Value| -> Vec<String> {
+        message["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["values"].as_array().unwrap().iter().map(|v| v[1].as_str().unwrap().to_owned()))
+            .collect()
+    };
+
+    // What is there: oldest first.
+    let first = next_message(&mut socket, std::time::Duration::from_secs(5)).expect("the lines since start");
+    assert_eq!(texts(&first), ["render /home", "render /cart failed: Timeout"]);
+    assert_eq!(first["dropped_entries"], Value::Null);
+    // Uncategorized, as Loki's: structured metadata is among the labels.
+    assert_eq!(
+        first["streams"][0]["stream"],
+        json!({"host": "b", "latency_ms": "30", "level": "info", "path": "/home", "service_name": "web", "status": "200"})
+    );
+
+    // Two commits: each new matching line comes once, within 2 s; a late
+    // line (an old timestamp) is new too.
+    for (round, time) in [(1, "2024-03-01T10:05:00Z"), (2, "2024-02-01T00:00:00Z")] {
+        let lines = format!(
+            "{{\"timestamp\":\"{time}\",\"service\":\"web\",\"message\":\"render /new{round}\"}}\n\
+             {{\"timestamp\":\"{time}\",\"service\":\"api\",\"message\":\"render /not-web{round}\"}}\n"
+        );
+        let committed = std::time::Instant::now();
+        ingest(&data, lines.as_bytes());
+        let message = next_message(&mut socket, std::time::Duration::from_secs(2)).expect("the new line within 2 s");
+        assert!(committed.elapsed() < std::time::Duration::from_secs(3), "{:?}", committed.elapsed());
+        assert_eq!(texts(&message), [format!("render /new{round}")]);
+        assert_eq!(next_message(&mut socket, std::time::Duration::from_millis(1500)), None, "sent twice");
+    }
+    socket.close(None).unwrap();
+}
+
+#[test]
+fn a_tenant_header_scopes_what_is_pushed_and_what_is_read() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let ingest_server = Server::start(&data, &[]);
+    let push = |tenant: Option<&str>, line: &str| {
+        let body = format!(
+            r#"{{"streams":[{{"stream":{{"service_name":"api"}},"values":[["1709287200000000000","{line}"]]}}]}}"#
+        );
+        let header = tenant.map(|t| format!("X-Scope-OrgID: {t}"));
+        let mut headers = vec!["Content-Type: application/json"];
+        headers.extend(header.as_deref());
+        let (status, answer) = ingest_server.request("POST", "/loki/api/v1/push", &headers, body.as_bytes());
+        assert_eq!(status, 204, "{answer}");
+    };
+    push(Some("team-a"), "a one");
+    push(Some("team-a"), "a two");
+    push(Some("team-b"), "b one");
+    push(None, "no tenant");
+    crate::serve::wait_for_count(&data, "*", 4, std::time::Duration::from_secs(10));
+
+    let server = serve(&data, &[]);
+    let params = [
+        ("query", r#"{service_name="api"}"#),
+        ("start", &ns("2024-03-01T00:00:00Z")),
+        ("end", &ns("2024-03-02T00:00:00Z")),
+        ("direction", "forward"),
+    ];
+    let read = |tenant: &str| {
+        let header = format!("X-Scope-OrgID: {tenant}");
+        let headers: Vec<&str> = if tenant.is_empty() { vec![] } else { vec![header.as_str()] };
+        let (status, body) = get(&server, "/loki/api/v1/query_range", &params, &headers);
+        assert_eq!(status, 200, "{body}");
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        let mut texts: Vec<String> = lines(&answer).into_iter().map(|(_, line)| line).collect();
+        texts.sort();
+        texts
+    };
+    assert_eq!(read("team-a"), ["a one", "a two"]);
+    assert_eq!(read("team-b"), ["b one"]);
+    assert_eq!(read("team-c"), Vec::<String>::new());
+    // Without the header: every line.
+    assert_eq!(read(""), ["a one", "a two", "b one", "no tenant"]);
+    // Metric queries and the label browser are scoped too.
+    let (status, body) = get(
+        &server,
+        "/loki/api/v1/query",
+        &[("query", r#"sum(count_over_time({service_name=~".+"}[1d]))"#), ("time", &ns("2024-03-02T00:00:00Z"))],
+        &["X-Scope-OrgID: team-a"],
+    );
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(vector(&answer), [(json!({}), "2".to_owned())]);
+    let (_, body) = get(
+        &server,
+        "/loki/api/v1/label/service_name/values",
+        &[("start", &ns("2024-03-01T00:00:00Z")), ("end", &ns("2024-03-02T00:00:00Z"))],
+        &["X-Scope-OrgID: team-z"],
+    );
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["data"], json!([]));
+}

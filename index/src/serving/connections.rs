@@ -81,7 +81,10 @@ pub async fn serve(
 ) -> io::Result<()> {
     // `max_connections` connections, the log and the index's files.
     crate::storage::raise_open_file_limit();
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Set once `shutdown` completes: each connection then finishes the
+    // request in flight and closes. (hyper-util's `GracefulShutdown` does
+    // not take the upgradeable connections that a WebSocket needs.)
+    let (stopping, stop) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -115,10 +118,19 @@ pub async fn serve(
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+            .serve_connection(TokioIo::new(stream), service)
+            // A WebSocket (Loki's live tail) takes the connection over.
+            .with_upgrades();
+        let mut stop = stop.clone();
         tokio::spawn(async move {
-            let result = connection.await;
+            let mut connection = std::pin::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                () = async { drop(stop.wait_for(|&stopping| stopping).await) } => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
             if idle.fired() {
                 open.stats.idle_timeouts.fetch_add(1, Ordering::Relaxed);
             } else if result.is_err_and(|error| error.is_timeout()) {
@@ -128,7 +140,12 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    let _ = stopping.send(true);
+    // Until the last connection (WebSockets excepted: an upgraded
+    // connection is its handler's) has answered and closed.
+    while stats.open.load(Ordering::Relaxed) > 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     Ok(())
 }
 

@@ -40,7 +40,7 @@ pub fn elasticsearch_bulk(body: &[u8]) -> Result<Chunk, String> {
 /// A Loki push body: snappy-compressed protobuf, or JSON.
 pub fn loki_push(body: &[u8], protobuf: bool) -> Result<Chunk, String> {
     let mut lines = builder();
-    loki::decode_push(body, protobuf, DEFAULT_MAX_BODY_BYTES, &mut lines)?;
+    loki::decode_push(body, protobuf, DEFAULT_MAX_BODY_BYTES, None, &mut lines)?;
     Ok(lines.finish())
 }
 

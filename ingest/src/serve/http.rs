@@ -694,12 +694,21 @@ async fn loki_push(
     Query(params): Query<HashMap<String, String>>,
     request: Request,
 ) -> Response {
+    // Loki's tenant header, kept on each line.
+    let tenant = request
+        .headers()
+        .get("x-scope-orgid")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
     let work = async {
         let mut received = state.receive(&params, request, |headers| protobuf_or_json(headers, "a Loki push")).await?;
         let body = received.take_body();
         let chunk = decode(|| {
             let mut lines = received.lines(&source_name(peer, "/loki/api/v1/push"), state.max_line_bytes);
-            loki::decode_push(&body, received.encoding == Encoding::Protobuf, state.max_body_bytes, &mut lines)
+            let protobuf = received.encoding == Encoding::Protobuf;
+            loki::decode_push(&body, protobuf, state.max_body_bytes, tenant.as_deref(), &mut lines)
                 .map(|()| lines.finish())
         })
         .map_err(|reason| ApiError::new(StatusCode::BAD_REQUEST, "parse_exception", reason))?;

@@ -8,6 +8,10 @@
 //! `level` or `host` labels fill those canonical fields through the
 //! schema's aliases, and the rest are attributes. The entry's timestamp is
 //! the record's `timestamp` unless the line has its own.
+//!
+//! A request's `X-Scope-OrgID` (Loki's tenant) becomes the `tenant` field
+//! of each of its lines, over any the line has: `sluice serve` shows a
+//! request with that header only the lines of its tenant.
 
 use serde_json::{Map, Value};
 
@@ -63,6 +67,7 @@ pub(crate) fn decode_push(
     body: &[u8],
     protobuf: bool,
     max_bytes: usize,
+    tenant: Option<&str>,
     lines: &mut ChunkBuilder,
 ) -> Result<(), String> {
     if protobuf {
@@ -81,7 +86,7 @@ pub(crate) fn decode_push(
             for entry in stream.entries {
                 let nanos = entry.timestamp.map(|t| t.seconds as i128 * 1_000_000_000 + t.nanos as i128);
                 let metadata = entry.structured_metadata.into_iter().map(|p| (p.name, p.value));
-                push_entry(lines, nanos.and_then(|n| u64::try_from(n).ok()), &entry.line, &labels, metadata);
+                push_entry(lines, nanos.and_then(|n| u64::try_from(n).ok()), &entry.line, &labels, metadata, tenant);
             }
         }
         return Ok(());
@@ -116,7 +121,7 @@ pub(crate) fn decode_push(
                     .collect(),
                 _ => Vec::new(),
             };
-            push_entry(lines, Some(nanos), line, &labels, metadata);
+            push_entry(lines, Some(nanos), line, &labels, metadata, tenant);
         }
     }
     Ok(())
@@ -128,6 +133,7 @@ fn push_entry(
     line: &str,
     labels: &[(String, String)],
     metadata: impl IntoIterator<Item = (String, String)>,
+    tenant: Option<&str>,
 ) {
     let mut object = match serde_json::from_str::<Value>(line) {
         Ok(Value::Object(object)) => object,
@@ -145,6 +151,9 @@ fn push_entry(
     let pairs = labels.iter().map(|(k, v)| (k.clone(), v.clone())).chain(metadata);
     for (name, value) in pairs {
         object.entry(name).or_insert(Value::String(value));
+    }
+    if let Some(tenant) = tenant {
+        object.insert("tenant".to_owned(), Value::String(tenant.to_owned()));
     }
     let mut bytes = Vec::with_capacity(line.len() + 128);
     // Writing a Value to memory cannot fail.
@@ -222,12 +231,25 @@ mod tests {
     }
 
     #[test]
+    fn the_tenant_header_is_every_lines_tenant() {
+        let json = r#"{"streams":[{"stream":{"service_name":"api","tenant":"b"},
+            "values":[["1700000000000000000","{\"msg\":\"x\",\"tenant\":\"c\"}"]]}]}"#;
+        let mut lines = ChunkBuilder::new("test", None, None, 1 << 20);
+        decode_push(json.as_bytes(), false, 1 << 20, Some("team-a"), &mut lines).unwrap();
+        assert_eq!(
+            lines_of(&lines.finish()),
+            [serde_json::json!({"msg": "x", "tenant": "team-a", "timestamp": 1_700_000_000_000_000_000u64,
+                "service_name": "api"})]
+        );
+    }
+
+    #[test]
     fn json_and_snappy_protobuf_pushes_become_the_same_lines() {
         let json = r#"{"streams":[{"stream":{"service_name":"checkout","level":"warn"},
             "values":[["1700000000123456789","card declined"],
                       ["1700000001000000000","{\"msg\":\"structured\",\"level\":\"error\"}",{"trace_id":"abc"}]]}]}"#;
         let mut lines = ChunkBuilder::new("test", None, None, 1 << 20);
-        decode_push(json.as_bytes(), false, 1 << 20, &mut lines).unwrap();
+        decode_push(json.as_bytes(), false, 1 << 20, None, &mut lines).unwrap();
         let from_json = lines.finish();
         assert_eq!(
             lines_of(&from_json),
@@ -259,13 +281,14 @@ mod tests {
         };
         let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).unwrap();
         let mut lines = ChunkBuilder::new("test", None, None, 1 << 20);
-        decode_push(&body, true, 1 << 20, &mut lines).unwrap();
+        decode_push(&body, true, 1 << 20, None, &mut lines).unwrap();
         assert_eq!(lines_of(&lines.finish()), lines_of(&from_json));
 
         let mut lines = ChunkBuilder::new("test", None, None, 1 << 20);
-        let error = decode_push(&body, true, 10, &mut lines).unwrap_err();
+        let error = decode_push(&body, true, 10, None, &mut lines).unwrap_err();
         assert!(error.ends_with("more than 10 (--max-body-bytes)"), "{error}");
-        let error = decode_push(br#"{"streams":[{"values":[[1,"x"]]}]}"#, false, 1 << 20, &mut lines).unwrap_err();
+        let error =
+            decode_push(br#"{"streams":[{"values":[[1,"x"]]}]}"#, false, 1 << 20, None, &mut lines).unwrap_err();
         assert_eq!(
             error,
             "streams[0].values[0] must be [\"<unix epoch in nanoseconds>\", \"<log line>\"(, {metadata})]"

@@ -8,6 +8,31 @@ pub enum Expr {
     Metric(MetricExpr),
 }
 
+impl Expr {
+    /// Adds `matcher` to every stream selector of the query (a tenant's
+    /// scope).
+    pub fn restrict(&mut self, matcher: &Matcher) {
+        match self {
+            Expr::Log(query) => query.selector.push(matcher.clone()),
+            Expr::Metric(metric) => metric.restrict(matcher),
+        }
+    }
+}
+
+impl MetricExpr {
+    fn restrict(&mut self, matcher: &Matcher) {
+        match self {
+            MetricExpr::Range(range) => range.query.selector.push(matcher.clone()),
+            MetricExpr::Vector(aggregation) => aggregation.inner.restrict(matcher),
+            MetricExpr::Binary { left, right, .. } => {
+                left.restrict(matcher);
+                right.restrict(matcher);
+            }
+            MetricExpr::Number(_) | MetricExpr::Vector1(_) => {}
+        }
+    }
+}
+
 /// `{selector} pipeline...`: the lines of the matching streams.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct LogQuery {

@@ -335,6 +335,57 @@ pub fn select_lines(
     }
 }
 
+/// The lines of `query` in batches committed after `shown` (each data
+/// directory's last batch already seen), oldest first, and the batches
+/// now seen: Loki's live tail. New lines are found by batch, not by time,
+/// so a late line with an old timestamp is still new, and each shows once.
+pub fn lines_after(store: &Store, query: &LogQuery, shown: &[u64]) -> Result<NewLines, EvalError> {
+    let committed = store.last_batches().to_vec();
+    if committed.iter().zip(shown).all(|(now, seen)| now <= seen) {
+        return Ok(NewLines { lines: Vec::new(), shown: shown.to_vec(), dropped: 0 });
+    }
+    let pipeline = Pipeline::new(query);
+    let (mut hits, total) = store.search_by(
+        &|split: &Split| {
+            let source = usize::from(split.source);
+            let (after, upto) = (shown.get(source).copied().unwrap_or(0), committed[source]);
+            let batch = split.field("batch")?;
+            let batches = tantivy::query::RangeQuery::new(
+                std::ops::Bound::Excluded(tantivy::Term::from_field_u64(batch, after)),
+                std::ops::Bound::Included(tantivy::Term::from_field_u64(batch, upto)),
+            );
+            let query = plan(split, query, TimeRange::ALL)?.query;
+            Ok(Box::new(tantivy::query::BooleanQuery::new(vec![
+                (tantivy::query::Occur::Must, query),
+                (tantivy::query::Occur::Must, Box::new(batches)),
+            ])) as Box<dyn tantivy::query::Query>)
+        },
+        MAX_TAIL_LINES,
+        true,
+    )?;
+    hits.sort_by_key(|hit| (hit.timestamp, hit.source, hit.batch, hit.row));
+    let mut lines = Vec::new();
+    for chunk in hits.chunks(10_000) {
+        for record in crate::fetch::fetch(store, chunk)? {
+            lines.extend(pipeline.run(Entry::of(&record)));
+        }
+    }
+    Ok(NewLines { lines, shown: committed, dropped: total - hits.len() as u64 })
+}
+
+/// What [`lines_after`] found.
+pub struct NewLines {
+    /// Oldest first.
+    pub lines: Vec<Entry>,
+    /// Each data directory's last batch now seen.
+    pub shown: Vec<u64>,
+    /// Lines past the most one poll sends (Loki's `dropped_entries`).
+    pub dropped: u64,
+}
+
+/// At most this many new lines per poll of a live tail.
+const MAX_TAIL_LINES: usize = 100_000;
+
 /// The instants a metric query is evaluated at: `start`, `start + step`,
 /// … up to `end`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -32,7 +32,7 @@ use crate::time::TimeRange;
 /// The Loki version Sluice's API follows (Grafana turns features on by it).
 const LOKI_VERSION: &str = "3.4.0";
 /// Largest `limit` of lines a query may ask for (Loki's default).
-const MAX_ENTRIES: usize = 5_000;
+pub(super) const MAX_ENTRIES: usize = 5_000;
 /// Largest form body of a POST query.
 const MAX_FORM_BYTES: usize = 1 << 20;
 /// Lines sampled for `detected_fields` and `patterns`.
@@ -53,6 +53,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/loki/api/v1/detected_labels", get(detected_labels).post(detected_labels))
         .route("/loki/api/v1/detected_fields", get(detected_fields).post(detected_fields))
         .route("/loki/api/v1/detected_field/{name}/values", get(detected_field_values).post(detected_field_values))
+        .route("/loki/api/v1/tail", get(super::tail::tail))
         .route("/loki/api/v1/status/buildinfo", get(buildinfo))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
@@ -141,6 +142,36 @@ struct Ask {
     now: i64,
     /// The `{name}` of the path, where there is one.
     name: Option<String>,
+    /// `X-Scope-OrgID`: only the lines whose `tenant` is this.
+    tenant: Option<Matcher>,
+}
+
+impl Ask {
+    /// The `query` parameter, parsed and scoped to the tenant.
+    fn expr(&self) -> Result<Expr, ApiError> {
+        let mut expr = parse(query_text(self)?)?;
+        if let Some(tenant) = &self.tenant {
+            expr.restrict(tenant);
+        }
+        Ok(expr)
+    }
+
+    /// A selector parameter, scoped to the tenant.
+    fn selector_of(&self, text: &str) -> Result<Vec<Matcher>, ApiError> {
+        let mut matchers = parse_selector(text)?;
+        matchers.extend(self.tenant.clone());
+        Ok(matchers)
+    }
+}
+
+/// The `X-Scope-OrgID` header as a matcher on the `tenant` label.
+pub(super) fn tenant(headers: &HeaderMap) -> Option<Matcher> {
+    let value = headers.get("x-scope-orgid")?.to_str().ok()?.trim();
+    (!value.is_empty()).then(|| Matcher {
+        label: "tenant".to_owned(),
+        op: crate::logql::ast::MatchOp::Eq,
+        value: value.to_owned(),
+    })
 }
 
 type Handler = fn(&State, &Store, &Ask) -> Result<Value, ApiError>;
@@ -179,7 +210,7 @@ async fn answer(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|flags| flags.split(',').any(|flag| flag.trim() == "categorize-labels"));
     let now = jiff::Timestamp::now().as_nanosecond() as i64;
-    let ask = Ask { params, categorize, now, name };
+    let ask = Ask { params, categorize, now, name, tenant: tenant(&parts.headers) };
     let timed_out = || {
         ApiError {
         status: StatusCode::GATEWAY_TIMEOUT,
@@ -332,7 +363,7 @@ fn query_text(ask: &Ask) -> Result<&str, ApiError> {
 
 fn instant_query(state: &State, store: &Store, ask: &Ask) -> Result<Value, ApiError> {
     let time = ask.params.time("time", ask.now)?;
-    match parse(query_text(ask)?)? {
+    match ask.expr()? {
         Expr::Log(_) => Err(ApiError::bad(
             "log queries are not supported as an instant query type, please change your query to a range query type",
         )),
@@ -353,7 +384,7 @@ fn instant_query(state: &State, store: &Store, ask: &Ask) -> Result<Value, ApiEr
 
 fn range_query(state: &State, store: &Store, ask: &Ask) -> Result<Value, ApiError> {
     let (start, end) = span(ask, HOUR)?;
-    match parse(query_text(ask)?)? {
+    match ask.expr()? {
         Expr::Log(query) => {
             let limit = ask.params.limit(100, MAX_ENTRIES)?;
             let forward = ask.params.forward()?;
@@ -448,11 +479,11 @@ fn number(value: f64) -> String {
     }
 }
 
-/// The selector of the `query` parameter (or every record).
+/// The selector of the `query` parameter (or every record of the tenant).
 fn selector(ask: &Ask, name: &str) -> Result<Vec<Matcher>, ApiError> {
     match ask.params.get(name) {
-        None => Ok(Vec::new()),
-        Some(text) => Ok(parse_selector(text)?),
+        None => Ok(ask.tenant.clone().into_iter().collect()),
+        Some(text) => ask.selector_of(text),
     }
 }
 
@@ -511,7 +542,7 @@ fn series_list(_: &State, store: &Store, ask: &Ask) -> Result<Value, ApiError> {
         return Err(ApiError::bad("at least one match[] argument must be provided"));
     }
     for text in selectors {
-        found.extend(streams_of(store, parse_selector(text)?, start, end)?.into_iter().map(|(labels, _)| labels));
+        found.extend(streams_of(store, ask.selector_of(text)?, start, end)?.into_iter().map(|(labels, _)| labels));
     }
     Ok(success(json!(found)))
 }
@@ -610,7 +641,7 @@ fn mined_patterns(state: &State, store: &Store, ask: &Ask) -> Result<Value, ApiE
 
 /// The `query` parameter as a log query (a metric query's is refused).
 fn log_query(ask: &Ask) -> Result<LogQuery, ApiError> {
-    match parse(query_text(ask)?)? {
+    match ask.expr()? {
         Expr::Log(query) => Ok(query),
         Expr::Metric(_) => Err(ApiError::bad("a log query is needed here, such as {service_name=\"api\"}")),
     }
@@ -620,7 +651,7 @@ fn labels_detected(_: &State, store: &Store, ask: &Ask) -> Result<Value, ApiErro
     let (start, end) = span(ask, HOUR)?;
     let matchers = match ask.params.get("query") {
         Some(_) => log_query(ask)?.selector,
-        None => Vec::new(),
+        None => ask.tenant.clone().into_iter().collect(),
     };
     let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (labels, _) in streams_of(store, matchers, start, end)? {

@@ -17,6 +17,7 @@
 mod loki;
 mod metrics;
 mod params;
+mod tail;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -97,6 +98,8 @@ pub(crate) struct State {
     pub limits: Limits,
     pub query_timeout: Duration,
     pub slots: tokio::sync::Semaphore,
+    /// Live tails open at once.
+    pub tails: Arc<tokio::sync::Semaphore>,
     pub metrics: metrics::Metrics,
     pub connections: Arc<ConnectionStats>,
     pub body_read_timeout: Duration,
@@ -115,6 +118,7 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
         limits: config.limits,
         query_timeout: config.query_timeout,
         slots: tokio::sync::Semaphore::new(config.max_concurrent_queries.max(1)),
+        tails: Arc::new(tokio::sync::Semaphore::new(tail::MAX_CONCURRENT_TAILS)),
         metrics: metrics::Metrics::default(),
         connections: Arc::new(ConnectionStats::default()),
         body_read_timeout: config.connections.body_read_timeout,
