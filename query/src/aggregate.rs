@@ -34,7 +34,7 @@ const INTERNAL: [&str; 3] = ["timestamp", "batch", "row"];
 const NONE_TEXT: &str = "\u{0}none";
 
 /// Values of a field among the matches, most frequent first.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Terms {
     /// Value (`None`: records without the field) and count; ties by value.
     pub buckets: Vec<Bucket>,
@@ -46,7 +46,7 @@ pub struct Terms {
 }
 
 /// `--interval`: a fixed bucket width, or one chosen from the range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Interval {
     Auto,
     Fixed(i64),
@@ -98,7 +98,7 @@ pub fn interval_label(nanos: i64) -> String {
 }
 
 /// Counts per time bucket.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Histogram {
     /// Bucket width in ns.
     pub interval: i64,
@@ -109,7 +109,7 @@ pub struct Histogram {
     pub values: Vec<Option<String>>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct TimeBucket {
     /// Start of the bucket, ns since the epoch (a multiple of the width).
     pub start: i64,

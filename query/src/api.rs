@@ -20,7 +20,7 @@ use crate::store::Store;
 use crate::time::{TimeRange, Zone};
 
 /// `search`: the newest (or oldest) matches of a query.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SearchRequest {
     pub query: String,
     pub range: TimeRange,
@@ -31,7 +31,7 @@ pub struct SearchRequest {
 }
 
 /// Records in the order asked for, each with its reference.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Found {
     pub records: Vec<FetchedRecord>,
     /// One per record (empty where records have none, as a trace's).
@@ -60,7 +60,7 @@ pub fn last(store: &Store, query: &str, range: TimeRange, lines: usize) -> Resul
 }
 
 /// `count`, optionally per value of a field.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CountRequest {
     pub query: String,
     pub range: TimeRange,
@@ -68,7 +68,7 @@ pub struct CountRequest {
     pub by: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Counted {
     pub total: u64,
     /// Per value of `by`, most frequent first.
@@ -83,7 +83,7 @@ pub fn count(store: &Store, request: &CountRequest) -> Result<Counted, QueryErro
 }
 
 /// `top`: the matches' most frequent values of `field`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Top {
     pub total: u64,
     pub terms: Terms,
@@ -108,7 +108,7 @@ pub fn context(store: &Store, event: EventRef, before: usize, after: usize) -> R
 }
 
 /// `histogram`: matches per time bucket, optionally per value of `by`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HistogramRequest {
     pub query: String,
     pub range: TimeRange,
@@ -132,7 +132,7 @@ pub fn fields(store: &Store, query: &str, range: TimeRange, sample: usize) -> Re
 }
 
 /// `compare`: what grew in a window against a baseline.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CompareRequest {
     pub query: String,
     /// The window's start (ns).

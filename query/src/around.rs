@@ -23,7 +23,7 @@ pub const MAX_TRACE_RECORDS: usize = 100_000;
 /// there. Search output prints it (`REF`), `context` takes it back. It
 /// stays valid for the life of the data directory: batches are never
 /// rewritten.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EventRef {
     /// Hours since the epoch.
     pub hour: i64,
@@ -75,6 +75,7 @@ impl FromStr for EventRef {
 }
 
 /// An event and its neighbours, oldest first.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Context {
     pub records: Vec<(EventRef, FetchedRecord)>,
     /// The event's position in `records`.

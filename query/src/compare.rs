@@ -14,7 +14,7 @@ use crate::store::Store;
 use crate::time::TimeRange;
 
 /// One value that grew or appeared.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Change {
     /// `level`, `service` or `pattern`.
     pub kind: &'static str,
@@ -32,7 +32,7 @@ impl Change {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Comparison {
     pub window: (i64, i64),
     pub baseline: (i64, i64),

@@ -27,7 +27,7 @@ use crate::store::{Hit, Store};
 
 /// One record as the canonical JSON object (keys in record order: as
 /// `sluice-ingest --dry-run` prints them), plus the fields the table shows.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct FetchedRecord {
     pub json: String,
     pub timestamp: i64,

@@ -16,7 +16,7 @@ use crate::store::Store;
 use crate::time::TimeRange;
 
 /// A field (or attribute path) and a JSON type it has.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct FieldCount {
     pub name: String,
     /// `string`, `number`, `bool`, `array`, `object` or `null`.
@@ -25,7 +25,7 @@ pub struct FieldCount {
     pub records: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct FieldsReport {
     /// Matches in all.
     pub total: u64,

@@ -30,7 +30,7 @@ const MAX_TEMPLATES_PER_GROUP: usize = 200;
 /// A template and the messages it stands for. `counts[i]` counts the
 /// messages of side `i` (one side for `patterns`; window and baseline for
 /// `compare`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Pattern {
     pub template: String,
     pub counts: Vec<u64>,
@@ -138,7 +138,7 @@ fn similarity(template: &[String], tokens: &[String]) -> f64 {
 }
 
 /// The templates of the messages `patterns` or `compare` looked at.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Mined {
     pub patterns: Vec<Pattern>,
     /// Matches in all, per side.

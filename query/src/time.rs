@@ -7,7 +7,7 @@ use sluice_schemas::timestamp::{DefaultZone, EpochUnit, parse_text};
 use crate::error::QueryError;
 
 /// A half-open time range `[from, to)` in ns since the epoch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TimeRange {
     pub from: Option<i64>,
     pub to: Option<i64>,

@@ -58,3 +58,42 @@ fn a_live_store_is_reopened_exactly_when_the_data_changes() {
     assert_eq!(merged.count("first", day("2024-03-01", "2024-03-02")).unwrap(), 2);
     assert_eq!(after.count("*", TimeRange::ALL).unwrap(), 4);
 }
+
+/// The query library's requests and answers are plain data: a server can
+/// send them as they are (and a request can be read back).
+#[test]
+fn api_requests_and_answers_serialize() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    ingest(&data, &(line("2024-03-01T10:00:00Z", "first one") + &line("2024-03-01T10:00:01Z", "second one")));
+    let live = LiveStore::open(std::slice::from_ref(&data)).unwrap();
+    let store = live.current().unwrap();
+
+    let request = sluice_query::api::CountRequest {
+        query: "one".to_owned(),
+        range: TimeRange::ALL,
+        by: Some("service".to_owned()),
+    };
+    let text = serde_json::to_string(&request).unwrap();
+    assert_eq!(text, r#"{"query":"one","range":{"from":null,"to":null},"by":"service"}"#);
+    assert_eq!(serde_json::from_str::<sluice_query::api::CountRequest>(&text).unwrap(), request);
+    let counted = sluice_query::api::count(&store, &request).unwrap();
+    assert_eq!(
+        serde_json::to_value(&counted).unwrap(),
+        serde_json::json!({"total": 2, "by": {"buckets": [["api", 2]], "other": 0, "distinct": 1}, "hint": null})
+    );
+    let request = sluice_query::api::SearchRequest {
+        query: "second".to_owned(),
+        range: TimeRange::ALL,
+        limit: 5,
+        oldest_first: false,
+        columns: None,
+    };
+    let found = serde_json::to_value(sluice_query::api::search(&store, &request).unwrap()).unwrap();
+    assert_eq!(found["total"], 1);
+    assert_eq!(
+        found["refs"][0],
+        serde_json::json!({"hour": found["refs"][0]["hour"], "batch": 1, "row": 1, "source": 0})
+    );
+    assert_eq!(found["records"][0]["message"], "second one");
+}
