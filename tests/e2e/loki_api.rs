@@ -309,12 +309,12 @@ fn grafanas_requests_answer_from_the_generated_corpus() {
 }
 
 /// Six requests to two services, one minute apart, with attributes.
-const REQUESTS: &str = r#"{"timestamp":"2024-03-01T10:00:05Z","level":"info","service":"api","host":"a","message":"GET /users took 120ms","status":200,"latency_ms":120,"path":"/users"}
-{"timestamp":"2024-03-01T10:00:30Z","level":"error","service":"api","host":"a","message":"GET /orders failed: timeout","status":500,"latency_ms":900,"path":"/orders"}
-{"timestamp":"2024-03-01T10:01:10Z","level":"warn","service":"api","host":"b","message":"GET /users slow","status":200,"latency_ms":450,"path":"/users"}
-{"timestamp":"2024-03-01T10:01:50Z","level":"info","service":"web","host":"b","message":"render /home","status":200,"latency_ms":30,"path":"/home"}
-{"timestamp":"2024-03-01T10:02:20Z","level":"error","service":"web","host":"c","message":"render /cart failed: Timeout","status":503,"latency_ms":1500,"path":"/cart"}
-{"timestamp":"2024-03-01T10:02:59Z","level":"info","service":"api","host":"a","message":"GET /users took 80ms","status":200,"latency_ms":80,"path":"/users"}
+const REQUESTS: &str = r#"{"timestamp":"2024-03-01T10:00:05Z","level":"info","service":"api","host":"a","message":"GET /users took 120ms","status":200,"latency_ms":120,"took":"120ms","path":"/users"}
+{"timestamp":"2024-03-01T10:00:30Z","level":"error","service":"api","host":"a","message":"GET /orders failed: timeout","status":500,"latency_ms":900,"took":"900ms","path":"/orders"}
+{"timestamp":"2024-03-01T10:01:10Z","level":"warn","service":"api","host":"b","message":"GET /users slow","status":200,"latency_ms":450,"took":"450ms","path":"/users"}
+{"timestamp":"2024-03-01T10:01:50Z","level":"info","service":"web","host":"b","message":"render /home","status":200,"latency_ms":30,"took":"30ms","path":"/home"}
+{"timestamp":"2024-03-01T10:02:20Z","level":"error","service":"web","host":"c","message":"render /cart failed: Timeout","status":503,"latency_ms":1500,"took":"1.5s","path":"/cart"}
+{"timestamp":"2024-03-01T10:02:59Z","level":"info","service":"api","host":"a","message":"GET /users took 80ms","status":200,"latency_ms":80,"took":"80ms","path":"/users"}
 "#;
 
 #[test]
@@ -413,8 +413,31 @@ fn every_supported_logql_construct_answers_exactly() {
     );
     assert_eq!(instant("2 ^ 3 / 4")["data"], json!({"resultType": "scalar", "result": [t3, "2"]}));
 
+    assert_eq!(
+        vector(&instant(r#"sum(bytes_rate({service_name="web"}[3m]))"#)),
+        [(json!({}), "0.2222222222222222".to_owned())]
+    );
+    assert_eq!(
+        vector(&instant(r#"min_over_time({service_name=~".+"} | json | unwrap latency_ms [3m]) by (service_name)"#)),
+        [(json!({"service_name": "api"}), "80".to_owned()), (json!({"service_name": "web"}), "30".to_owned())]
+    );
+    assert_eq!(
+        vector(&instant(r#"max_over_time({service_name=~".+"} | json | unwrap duration(took) [3m]) by ()"#)),
+        [(json!({}), "1.5".to_owned())]
+    );
+    let per_host = r#"sum by (host) (count_over_time({service_name=~".+"}[3m]))"#;
+    for (op, value) in [("avg", "2"), ("min", "1"), ("max", "3"), ("sum", "6")] {
+        assert_eq!(vector(&instant(&format!("{op}({per_host})"))), [(json!({}), value.to_owned())], "{op}");
+    }
+    assert_eq!(vector(&instant(&format!("{per_host} % 2 - 1"))).len(), 3);
+
     // Log queries: selectors, line filters, parsers, label filters, formats.
     let texts = |found: Vec<(Value, String)>| found.into_iter().map(|(_, line)| line).collect::<Vec<_>>();
+    assert_eq!(texts(logs(r#"{service_name!="api", level!~"info|debug"}"#)), ["render /cart failed: Timeout"]);
+    assert_eq!(
+        texts(logs(r#"{service_name=~".+"} | json | took > 500ms"#)),
+        ["render /cart failed: Timeout", "GET /orders failed: timeout"]
+    );
     assert_eq!(texts(logs(r#"{host=~"a|b"} != "GET""#)), ["render /home"]);
     assert_eq!(texts(logs(r#"{service_name=~".+"} |= "timeout""#)), ["GET /orders failed: timeout"]);
     assert_eq!(texts(logs(r#"{service_name="web"} |~ "(?i)timeout""#)), ["render /cart failed: Timeout"]);
@@ -440,7 +463,7 @@ fn every_supported_logql_construct_answers_exactly() {
         kept.iter().map(|(stream, _)| stream.clone()).collect::<Vec<_>>(),
         [json!({"path": "/cart"}), json!({"path": "/home"})]
     );
-    let dropped = logs(r#"{service_name="web", level="info"} | json | drop latency_ms, status, host"#);
+    let dropped = logs(r#"{service_name="web", level="info"} | json | drop latency_ms, status, host, took"#);
     assert_eq!(
         dropped,
         [(json!({"level": "info", "path": "/home", "service_name": "web"}), "render /home".to_owned())]
@@ -474,7 +497,7 @@ fn every_supported_logql_construct_answers_exactly() {
     assert_eq!(categorized["data"]["encodingFlags"], json!(["categorize-labels"]));
     assert_eq!(
         categorized["data"]["result"],
-        json!([{"stream": {"host": "b", "level": "info", "service_name": "web"}, "values": [[ns("2024-03-01T10:01:50Z"), "render /home", {"parsed": {"latency_ms": "30", "path": "/home", "status": "200"}}]]}])
+        json!([{"stream": {"host": "b", "level": "info", "service_name": "web"}, "values": [[ns("2024-03-01T10:01:50Z"), "render /home", {"parsed": {"latency_ms": "30", "path": "/home", "status": "200", "took": "30ms"}}]]}])
     );
 }
 
@@ -557,7 +580,7 @@ fn live_tail_sends_new_lines_within_two_seconds_each_once() {
     // Uncategorized, as Loki's: structured metadata is among the labels.
     assert_eq!(
         first["streams"][0]["stream"],
-        json!({"host": "b", "latency_ms": "30", "level": "info", "path": "/home", "service_name": "web", "status": "200"})
+        json!({"host": "b", "latency_ms": "30", "level": "info", "path": "/home", "service_name": "web", "status": "200", "took": "30ms"})
     );
 
     // Two commits: each new matching line comes once, within 2 s; a late
