@@ -440,6 +440,14 @@ fn every_supported_logql_construct_answers_exactly() {
     );
     assert_eq!(texts(logs(r#"{host=~"a|b"} != "GET""#)), ["render /home"]);
     assert_eq!(texts(logs(r#"{service_name=~".+"} |= "timeout""#)), ["GET /orders failed: timeout"]);
+    // Substrings, not words: the end of one word and the start of the
+    // next, and a part of a word (case-sensitive, as Loki's).
+    assert_eq!(texts(logs(r#"{service_name=~".+"} |= "ders fail""#)), ["GET /orders failed: timeout"]);
+    assert_eq!(
+        texts(logs(r#"{service_name=~".+"} |= "ime""#)),
+        ["render /cart failed: Timeout", "GET /orders failed: timeout"]
+    );
+    assert_eq!(texts(logs(r#"{service_name=~".+"} |= "Time""#)), ["render /cart failed: Timeout"]);
     assert_eq!(texts(logs(r#"{service_name="web"} |~ "(?i)timeout""#)), ["render /cart failed: Timeout"]);
     assert_eq!(
         texts(logs(r#"{service_name=~".+"} |= "home" or "cart""#)),

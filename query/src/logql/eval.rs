@@ -300,6 +300,7 @@ pub fn select_lines(
 ) -> Result<Vec<Entry>, EvalError> {
     let pipeline = Pipeline::new(query);
     let check = store.splits.first().map(|s| plan(s, query, range)).transpose()?.is_some_and(|p| p.check);
+    warm(store, query, range)?;
     // Without a check every candidate is a line; with one, read more
     // candidates until `limit` pass or none are left.
     let mut want = if check { limit.saturating_mul(4).max(1_000) } else { limit };
@@ -652,6 +653,7 @@ fn range_aggregation(
     }
     // Read the candidates and run the pipeline on each.
     let pipeline = Pipeline::new(query);
+    warm(store, query, span)?;
     let (hits, total) =
         store.search_by(&|split: &Split| Ok(plan(split, query, span)?.query), limits.max_records, true)?;
     if total > hits.len() as u64 {
@@ -708,6 +710,23 @@ fn range_aggregation(
         }
     }
     Ok(series)
+}
+
+/// Reads the term dictionaries the query's line filters scan, in every
+/// segment of every split, side by side.
+fn warm(store: &Store, query: &LogQuery, range: TimeRange) -> Result<(), EvalError> {
+    let mut work = Vec::new();
+    for split in &store.splits {
+        let parts = plan(split, query, range)?.word_parts;
+        if parts.is_empty() {
+            continue;
+        }
+        for reader in split.searcher().segment_readers() {
+            work.extend(parts.iter().map(|part| (reader.clone(), part.clone())));
+        }
+    }
+    super::word_part::warm(&work)
+        .map_err(|source| EvalError::Query(QueryError::Index { path: store.dir.root().to_owned(), source }))
 }
 
 fn too_many_series(limits: &Limits) -> EvalError {

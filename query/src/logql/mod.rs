@@ -8,6 +8,7 @@ pub mod error;
 pub mod eval;
 mod parse;
 pub mod plan;
+pub mod word_part;
 
 pub use ast::Expr;
 pub use error::LogqlError;

@@ -13,6 +13,7 @@ use tantivy::query::{AllQuery, BooleanQuery, ExistsQuery, Occur, Query, RegexQue
 use tantivy::schema::IndexRecordOption;
 
 use super::ast::{LineOp, LogQuery, MatchOp, Matcher, Stage};
+use super::word_part::{Anchor, WordPartQuery};
 use crate::error::QueryError;
 use crate::store::Split;
 use crate::time::TimeRange;
@@ -48,12 +49,16 @@ pub struct Plan {
     /// Candidates must be read and checked against the pipeline: the
     /// index answers part of the query only.
     pub check: bool,
+    /// The parts of words line filters look for (to read the dictionaries
+    /// they scan side by side first: [`super::word_part::warm`]).
+    pub word_parts: Vec<WordPartQuery>,
 }
 
 /// The index side of `query` on `split`, within `range`.
 pub fn plan(split: &Split, query: &LogQuery, range: TimeRange) -> Result<Plan, QueryError> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut check = false;
+    let mut word_parts = Vec::new();
     for matcher in &query.selector {
         match column(&matcher.label) {
             Column::Canonical(field) | Column::Id(field) => clauses.extend(matcher_clauses(split, field, matcher)?),
@@ -64,8 +69,10 @@ pub fn plan(split: &Split, query: &LogQuery, range: TimeRange) -> Result<Plan, Q
         match stage {
             Stage::Line { op: LineOp::Contains, values } => {
                 check = true;
-                let alternatives: Vec<Option<Box<dyn Query>>> =
-                    values.iter().map(|value| contains_query(split, value)).collect::<Result<_, _>>()?;
+                let alternatives: Vec<Option<Box<dyn Query>>> = values
+                    .iter()
+                    .map(|value| contains_query(split, value, &mut word_parts))
+                    .collect::<Result<_, _>>()?;
                 // An alternative the index cannot narrow matches anything.
                 if alternatives.iter().all(Option::is_some) {
                     let should: Vec<(Occur, Box<dyn Query>)> =
@@ -80,7 +87,7 @@ pub fn plan(split: &Split, query: &LogQuery, range: TimeRange) -> Result<Plan, Q
                     let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
                     let mut narrowed = true;
                     for literal in literals.into_iter().flatten() {
-                        match contains_query(split, &literal)? {
+                        match contains_query(split, &literal, &mut word_parts)? {
                             Some(q) => should.push((Occur::Should, q)),
                             None => narrowed = false,
                         }
@@ -100,7 +107,7 @@ pub fn plan(split: &Split, query: &LogQuery, range: TimeRange) -> Result<Plan, Q
         clauses.insert(0, (Occur::Must, Box::new(AllQuery)));
         Box::new(BooleanQuery::new(clauses))
     };
-    Ok(Plan { query: split.within(query, range)?, check })
+    Ok(Plan { query: split.within(query, range)?, check, word_parts })
 }
 
 /// One clause of a boolean query.
@@ -160,8 +167,12 @@ fn matcher_clauses(split: &Split, field: &str, matcher: &Matcher) -> Result<Vec<
 /// The index keeps lowercased words of letters and digits, up to 40 bytes
 /// (tantivy's default tokenizer). A word inside the needle is whole in the
 /// line; its first word may be the end of a longer word, its last the
-/// start of one, and a lone word any part of one.
-fn contains_query(split: &Split, needle: &str) -> Result<Option<Box<dyn Query>>, QueryError> {
+/// start of one, and a lone word any part of one ([`WordPartQuery`]).
+fn contains_query(
+    split: &Split,
+    needle: &str,
+    word_parts: &mut Vec<WordPartQuery>,
+) -> Result<Option<Box<dyn Query>>, QueryError> {
     let message = split.field("message")?;
     let lower = needle.to_lowercase();
     let words: Vec<(usize, &str)> = word_spans(&lower);
@@ -172,20 +183,19 @@ fn contains_query(split: &Split, needle: &str) -> Result<Option<Box<dyn Query>>,
     for &(start, word) in &words {
         let open_start = start == 0;
         let open_end = start + word.len() == lower.len();
-        let escaped = regex::escape(word);
-        let query: Box<dyn Query> = match (open_start, open_end) {
-            (false, false) => Box::new(TermQuery::new(Term::from_field_text(message, word), IndexRecordOption::Basic)),
-            (true, false) => {
-                Box::new(RegexQuery::from_pattern(&format!(".*{escaped}"), message).map_err(split.tantivy())?)
+        let anchor = match (open_start, open_end) {
+            (false, false) => {
+                let term = Term::from_field_text(message, word);
+                clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+                continue;
             }
-            (false, true) => {
-                Box::new(RegexQuery::from_pattern(&format!("{escaped}.*"), message).map_err(split.tantivy())?)
-            }
-            (true, true) => {
-                Box::new(RegexQuery::from_pattern(&format!(".*{escaped}.*"), message).map_err(split.tantivy())?)
-            }
+            (true, false) => Anchor::End,
+            (false, true) => Anchor::Start,
+            (true, true) => Anchor::Inside,
         };
-        clauses.push((Occur::Must, query));
+        let part = WordPartQuery::new(message, word, anchor);
+        word_parts.push(part.clone());
+        clauses.push((Occur::Must, Box::new(part)));
     }
     Ok(Some(Box::new(BooleanQuery::new(clauses))))
 }
