@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(framing normalize elasticsearch_bulk loki_push otlp_logs wal query_string time_expression event_reference)
+all=(framing normalize elasticsearch_bulk loki_push otlp_logs wal query_string time_expression event_reference logql)
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 fuzz=benches/fuzz
 work=target/fuzz

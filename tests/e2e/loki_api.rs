@@ -425,6 +425,18 @@ fn every_supported_logql_construct_answers_exactly() {
         vector(&instant(r#"max_over_time({service_name=~".+"} | json | unwrap duration(took) [3m]) by ()"#)),
         [(json!({}), "1.5".to_owned())]
     );
+    // An average over streams, not over a sum; a sum by structured metadata.
+    assert_eq!(
+        vector(&instant(r#"avg by (service_name) (count_over_time({service_name=~".+"}[3m]))"#)),
+        [
+            (json!({"service_name": "api"}), "1.3333333333333333".to_owned()),
+            (json!({"service_name": "web"}), "1".to_owned())
+        ]
+    );
+    assert_eq!(
+        vector(&instant(r#"sum by (path) (count_over_time({service_name="api"}[3m]))"#)),
+        [(json!({"path": "/orders"}), "1".to_owned()), (json!({"path": "/users"}), "3".to_owned())]
+    );
     let per_host = r#"sum by (host) (count_over_time({service_name=~".+"}[3m]))"#;
     for (op, value) in [("avg", "2"), ("min", "1"), ("max", "3"), ("sum", "6")] {
         assert_eq!(vector(&instant(&format!("{op}({per_host})"))), [(json!({}), value.to_owned())], "{op}");
@@ -449,6 +461,10 @@ fn every_supported_logql_construct_answers_exactly() {
     );
     assert_eq!(texts(logs(r#"{service_name=~".+"} |= "Time""#)), ["render /cart failed: Timeout"]);
     assert_eq!(texts(logs(r#"{service_name="web"} |~ "(?i)timeout""#)), ["render /cart failed: Timeout"]);
+    // Anchors, which tantivy's regular expressions on terms do not take,
+    // are checked on each line.
+    assert_eq!(texts(logs(r#"{service_name=~"^w.b$"}"#)), ["render /cart failed: Timeout", "render /home"]);
+    assert_eq!(texts(logs(r#"{service_name=~".+"} |~ "slow|home""#)), ["render /home", "GET /users slow"]);
     assert_eq!(
         texts(logs(r#"{service_name=~".+"} |= "home" or "cart""#)),
         ["render /cart failed: Timeout", "render /home"]

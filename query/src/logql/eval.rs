@@ -155,10 +155,12 @@ fn unanchored(pattern: &str) -> regex::Regex {
 
 impl<'a> Pipeline<'a> {
     fn new(query: &'a LogQuery) -> Pipeline<'a> {
+        // Every matcher, though the index answers most: checking one is a
+        // comparison, and the plan leaves some to this (attributes, regular
+        // expressions tantivy's automata do not take).
         let selector = query
             .selector
             .iter()
-            .filter(|m| matches!(column(&m.label), Column::Attribute(_)))
             .map(|m| (m, matches!(m.op, MatchOp::Re | MatchOp::NotRe).then(|| anchored(&m.value))))
             .collect();
         let stages = query
@@ -449,7 +451,13 @@ fn eval(
         }
         MetricExpr::Range(range) => Value::Vector(range_aggregation(store, range, steps, wanted, limits)?),
         MetricExpr::Vector(aggregation) => {
-            let inner = eval(store, &aggregation.inner, steps, aggregation.grouping.as_ref(), limits)?;
+            // Only a sum may be taken over coarser series than the inner
+            // query's (a sum of counts is the count of the union); an
+            // average, a minimum or topk needs every series.
+            let everything = Grouping { without: false, labels: Vec::new() };
+            let wanted =
+                (aggregation.op == VectorOp::Sum).then(|| aggregation.grouping.as_ref().unwrap_or(&everything));
+            let inner = eval(store, &aggregation.inner, steps, wanted, limits)?;
             let series = match inner {
                 Value::Scalar(n) => vec![Series { labels: Labels::new(), points: vec![Some(n); steps.count()] }],
                 Value::Vector(series) => series,
@@ -652,6 +660,14 @@ fn range_aggregation(
             .collect());
     }
     // Read the candidates and run the pipeline on each.
+    let additive = matches!(
+        aggregation.function,
+        RangeFunction::CountOverTime
+            | RangeFunction::Rate
+            | RangeFunction::BytesOverTime
+            | RangeFunction::BytesRate
+            | RangeFunction::SumOverTime
+    );
     let pipeline = Pipeline::new(query);
     warm(store, query, span)?;
     let (hits, total) =
@@ -674,15 +690,22 @@ fn range_aggregation(
                 (None, RangeFunction::BytesOverTime | RangeFunction::BytesRate) => entry.line.len() as f64,
                 (None, _) => 1.0,
             };
-            let mut labels = entry.stream.clone();
-            labels.extend(entry.parsed.clone());
+            // A series per stream (and parsed labels), unless grouped: by
+            // its own `by`, or, for a sum over it, by the sum's (any label,
+            // structured metadata too).
+            let labels = match (&aggregation.grouping, wanted) {
+                (Some(grouping), _) => grouped(&entry.all_labels(), Some(grouping)),
+                (None, Some(wanted)) if additive && !wanted.without => grouped(&entry.all_labels(), Some(wanted)),
+                (None, _) => {
+                    let mut labels = entry.stream.clone();
+                    labels.extend(entry.parsed.clone());
+                    labels
+                }
+            };
+            let mut labels = labels;
             if let Some(unwrap) = &aggregation.unwrap {
                 labels.remove(&unwrap.label);
             }
-            let labels = match &aggregation.grouping {
-                Some(grouping) => grouped(&labels, Some(grouping)),
-                None => labels,
-            };
             samples.entry(labels).or_default().push((entry.timestamp, value));
             if samples.len() > limits.max_series {
                 return Err(too_many_series(limits));

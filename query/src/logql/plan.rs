@@ -61,7 +61,13 @@ pub fn plan(split: &Split, query: &LogQuery, range: TimeRange) -> Result<Plan, Q
     let mut word_parts = Vec::new();
     for matcher in &query.selector {
         match column(&matcher.label) {
-            Column::Canonical(field) | Column::Id(field) => clauses.extend(matcher_clauses(split, field, matcher)?),
+            Column::Canonical(field) | Column::Id(field) => match matcher_clauses(split, field, matcher) {
+                Ok(found) => clauses.extend(found),
+                // A regular expression tantivy's automata do not take (an
+                // anchor, a word boundary): checked on each record instead.
+                Err(QueryError::Index { source: tantivy::TantivyError::InvalidArgument(_), .. }) => check = true,
+                Err(error) => return Err(error),
+            },
             Column::Attribute(_) => check = true,
         }
     }
@@ -82,11 +88,11 @@ pub fn plan(split: &Split, query: &LogQuery, range: TimeRange) -> Result<Plan, Q
             }
             Stage::Line { op: LineOp::Matches, values } => {
                 check = true;
-                let literals: Vec<Option<String>> = values.iter().map(|v| regex_literal(v)).collect();
+                let literals: Vec<Option<Vec<String>>> = values.iter().map(|v| regex_literals(v)).collect();
                 if literals.iter().all(Option::is_some) {
                     let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
                     let mut narrowed = true;
-                    for literal in literals.into_iter().flatten() {
+                    for literal in literals.into_iter().flatten().flatten() {
                         match contains_query(split, &literal, &mut word_parts)? {
                             Some(q) => should.push((Occur::Should, q)),
                             None => narrowed = false,
@@ -220,12 +226,14 @@ fn word_spans(text: &str) -> Vec<(usize, &str)> {
     words
 }
 
-/// The text a regular expression matches literally, when it is only that
-/// (optionally case-insensitive: the index's words are lowercase anyway).
-fn regex_literal(pattern: &str) -> Option<String> {
+/// The texts a regular expression matches literally, when it is only
+/// those (`timeout`, `error|fail`; optionally case-insensitive: the index's
+/// words are lowercase anyway): a line it matches contains one of them.
+fn regex_literals(pattern: &str) -> Option<Vec<String>> {
     let body = pattern.strip_prefix("(?i)").unwrap_or(pattern);
-    let meta = |c: char| "\\.+*?()|[]{}^$".contains(c);
-    (!body.is_empty() && !body.chars().any(meta)).then(|| body.to_owned())
+    let meta = |c: char| "\\.+*?()[]{}^$".contains(c);
+    let alternatives: Vec<String> = body.split('|').map(str::to_owned).collect();
+    alternatives.iter().all(|a| !a.is_empty() && !a.chars().any(meta)).then_some(alternatives)
 }
 
 #[cfg(test)]
@@ -236,8 +244,11 @@ mod tests {
     fn words_and_literals() {
         assert_eq!(word_spans("connection refused: x"), [(0, "connection"), (11, "refused"), (20, "x")]);
         assert!(word_spans(" :: ").is_empty());
-        assert_eq!(regex_literal("(?i)timeout"), Some("timeout".to_owned()));
-        assert_eq!(regex_literal("time.out"), None);
+        assert_eq!(regex_literals("(?i)timeout"), Some(vec!["timeout".to_owned()]));
+        assert_eq!(regex_literals("error|fail"), Some(vec!["error".to_owned(), "fail".to_owned()]));
+        assert_eq!(regex_literals("time.out"), None);
+        assert_eq!(regex_literals("a|"), None);
+        assert_eq!(regex_literals("(a|b)c"), None);
     }
 
     #[test]

@@ -33,6 +33,24 @@ const QUERIES: &[&str] = &[
     "name:/regex.*/",
 ];
 
+/// LogQL as Grafana and people write it: every supported construct, and a
+/// few that are refused.
+const LOGQL: &[&str] = &[
+    r#"{service_name="api"}"#,
+    r#"{service_name=~".+", level!="info", host!~"db-.*"} |= "timeout" or "refused" != "debug" |~ "(?i)conn" !~ "x+""#,
+    r#"{service_name="api"} | json | status >= 500 and duration > 250ms or size < 1KiB | line_format "{{.path}}" | keep path"#,
+    r#"{service="api"} | logfmt | drop __error__, host"#,
+    r#"sum by (level, detected_level) (count_over_time({service_name=~".+"} | drop __error__[1m]))"#,
+    r#"topk(3, sum without (host) (rate({host=~"h.*"} |= "GET" [30s])))"#,
+    r#"quantile_over_time(0.99, {service_name="api"} | json | unwrap duration(latency) [5m]) by (path)"#,
+    r#"avg_over_time({service_name="api"} | json | unwrap bytes(size) [5m]) by (host) * 2 + vector(1)"#,
+    "sum(bytes_rate({level=\"error\"}[1h])) / sum(bytes_over_time({level=\"error\"}[1h])) ^ 2 % 3",
+    "vector(1)+vector(1)",
+    r#"{service_name=~"^api$"} |= "ders fail""#,
+    r#"{a="b"} | pattern "<_> <x>""#,
+    r#"count_over_time({a="b"}[5m] offset 1h)"#,
+];
+
 const TIMES: &[&str] = &[
     "2h\n\nUTC\n5m\n1d",
     "2026-12-01\n2026-12-02\n+02:00\n1h\n2026-11-30..2026-12-01",
@@ -118,6 +136,9 @@ fn main() {
     }
     for (i, query) in QUERIES.iter().enumerate() {
         write(&out, "query_string", &format!("query-{i}"), query.as_bytes());
+    }
+    for (i, query) in LOGQL.iter().enumerate() {
+        write(&out, "logql", &format!("logql-{i}"), query.as_bytes());
     }
     for (i, times) in TIMES.iter().enumerate() {
         write(&out, "time_expression", &format!("times-{i}"), times.as_bytes());
