@@ -375,9 +375,11 @@ Examples:
   sluice serve --listen 0.0.0.0:3100 --token-file /etc/sluice/read-tokens
 
 In Grafana, add a Loki data source with the URL http://HOST:3100 (and, with
---token-file, an Authorization header `Bearer TOKEN`). Explore, live log
-volume, the label browser and Logs Drilldown's services and patterns work;
+--token-file, an Authorization header `Bearer TOKEN`). Explore (logs, the
+log volume, live tail), the label browser, dashboards and alerts on LogQL
+metric queries, and Logs Drilldown's services, fields and patterns work;
 LogQL outside the supported subset is answered with a 400 that names it.
+X-Scope-OrgID, where given, shows only that tenant's lines.
 
 Read-only: safe beside a running `sluice-ingest serve` on the same data
 directory; new batches are seen as they are committed. Listening beyond
