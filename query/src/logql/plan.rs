@@ -12,6 +12,9 @@ use tantivy::Term;
 use tantivy::query::{AllQuery, BooleanQuery, ExistsQuery, Occur, Query, RegexQuery, TermQuery};
 use tantivy::schema::IndexRecordOption;
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
 use super::ast::{LineOp, LogQuery, MatchOp, Matcher, Stage};
 use super::word_part::{Anchor, WordPartQuery};
 use crate::error::QueryError;
@@ -116,6 +119,28 @@ pub fn plan(split: &Split, query: &LogQuery, range: TimeRange) -> Result<Plan, Q
     Ok(Plan { query: split.within(query, range)?, check, word_parts })
 }
 
+/// Term automata compiled from selector patterns, kept by pattern:
+/// compiling one takes milliseconds (`.+a.+b`, tens), and a query plans
+/// each day split, several times.
+static AUTOMATA: LazyLock<Mutex<HashMap<String, Arc<tantivy_fst::Regex>>>> = LazyLock::new(Mutex::default);
+
+/// At most this many automata are kept.
+const MAX_AUTOMATA: usize = 256;
+
+fn automaton(pattern: &str) -> Result<Arc<tantivy_fst::Regex>, String> {
+    let lock = || AUTOMATA.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(found) = lock().get(pattern) {
+        return Ok(found.clone());
+    }
+    let compiled = Arc::new(tantivy_fst::Regex::new(pattern).map_err(|e| format!("RegexQueryError: {e}"))?);
+    let mut kept = lock();
+    if kept.len() >= MAX_AUTOMATA {
+        kept.clear();
+    }
+    kept.insert(pattern.to_owned(), compiled.clone());
+    Ok(compiled)
+}
+
 /// One clause of a boolean query.
 type Clause = (Occur, Box<dyn Query>);
 
@@ -128,7 +153,8 @@ fn matcher_clauses(split: &Split, field: &str, matcher: &Matcher) -> Result<Vec<
         Box::new(TermQuery::new(Term::from_field_text(handle, value), IndexRecordOption::Basic))
     };
     let regex = |pattern: &str| -> Result<Box<dyn Query>, QueryError> {
-        RegexQuery::from_pattern(pattern, handle).map(|q| Box::new(q) as Box<dyn Query>).map_err(split.tantivy())
+        let automaton = automaton(pattern).map_err(|e| (split.tantivy())(tantivy::TantivyError::InvalidArgument(e)))?;
+        Ok(Box::new(RegexQuery::from_regex(automaton, handle)))
     };
     // Ids are not fast: "has one" is "has any term".
     let has_value =
@@ -249,6 +275,15 @@ mod tests {
         assert_eq!(regex_literals("time.out"), None);
         assert_eq!(regex_literals("a|"), None);
         assert_eq!(regex_literals("(a|b)c"), None);
+    }
+
+    #[test]
+    fn automata_are_compiled_once() {
+        // The fuzz regression `logql/regex-selector-compiled-per-split`:
+        // 20 day splits, each planned three times, compiled this 60 times.
+        let first = automaton(".+\u{5}\u{0}\u{0}\u{4}\u{0}.+\u{5}").unwrap();
+        let again = automaton(".+\u{5}\u{0}\u{0}\u{4}\u{0}.+\u{5}").unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
     }
 
     #[test]
