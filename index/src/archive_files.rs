@@ -10,11 +10,17 @@
 //!   re-sorted by service then time. Its key-value metadata
 //!   ([`BATCHES_KEY`]) lists the batches and their row counts, and its row
 //!   map (beside the index, [`row_map_path`]) where each of their rows went:
-//!   references printed before compaction keep working.
+//!   references printed before compaction keep working;
+//! * `part-<first>-<last>-<generation>.parquet`: the same file rewritten
+//!   by per-service retention without the rows that expired
+//!   ([`crate::retention`]); each rewrite adds one to the generation. Its
+//!   batch table still lists every batch's rows as ingest numbered them, so
+//!   the row map has holes: the expired rows map to no row.
 //!
 //! A file is **superseded** when a compacted file in the same partition
-//! covers its whole batch range: compaction publishes its output before it
-//! deletes the inputs, so for a moment (or after a crash, until the next
+//! covers its whole batch range (and, over the same range, has a higher
+//! generation): compaction and retention publish their output before they
+//! delete the inputs, so for a moment (or after a crash, until the next
 //! start) both are there. Every Sluice reader keeps to [`live_files`], so
 //! no row is ever read twice; engines that glob the directory see both
 //! during that moment (the layout contract says so).
@@ -54,8 +60,10 @@ pub fn row_map_path(index: &Path, archive: &Path, compacted: &Path) -> PathBuf {
 pub enum ArchiveFileName {
     /// `part-<batch>.parquet`.
     Batch(u64),
-    /// `part-<first>-<last>.parquet`, a compaction's output.
-    Compacted { first: u64, last: u64 },
+    /// `part-<first>-<last>.parquet` (generation 0), a compaction's
+    /// output, or `part-<first>-<last>-<generation>.parquet`, that output
+    /// rewritten by retention.
+    Compacted { first: u64, last: u64, generation: u32 },
 }
 
 impl ArchiveFileName {
@@ -76,11 +84,21 @@ impl ArchiveFileName {
         let number = |text: &str| -> Option<u64> {
             (text.len() == 20 && text.bytes().all(|b| b.is_ascii_digit())).then(|| text.parse().ok()).flatten()
         };
-        match stem.split_once('-') {
-            None => Some(ArchiveFileName::Batch(number(stem)?)),
-            Some((first, last)) => {
+        let mut parts = stem.splitn(3, '-');
+        let (first, last, generation) = (parts.next()?, parts.next(), parts.next());
+        match (last, generation) {
+            (None, _) => Some(ArchiveFileName::Batch(number(first)?)),
+            (Some(last), generation) => {
                 let (first, last) = (number(first)?, number(last)?);
-                (first <= last).then_some(ArchiveFileName::Compacted { first, last })
+                let generation = match generation {
+                    None => 0,
+                    // Written without leading zeros, from 1: one name a file.
+                    Some(text) if !text.starts_with('0') && text.bytes().all(|b| b.is_ascii_digit()) => {
+                        text.parse().ok().filter(|&generation| generation > 0)?
+                    }
+                    Some(_) => return None,
+                };
+                (first <= last).then_some(ArchiveFileName::Compacted { first, last, generation })
             }
         }
     }
@@ -89,7 +107,10 @@ impl ArchiveFileName {
     pub fn stem(&self) -> String {
         match self {
             ArchiveFileName::Batch(batch) => format!("part-{batch:020}"),
-            ArchiveFileName::Compacted { first, last } => format!("part-{first:020}-{last:020}"),
+            ArchiveFileName::Compacted { first, last, generation: 0 } => format!("part-{first:020}-{last:020}"),
+            ArchiveFileName::Compacted { first, last, generation } => {
+                format!("part-{first:020}-{last:020}-{generation}")
+            }
         }
     }
 
@@ -97,7 +118,19 @@ impl ArchiveFileName {
     pub fn range(&self) -> (u64, u64) {
         match *self {
             ArchiveFileName::Batch(batch) => (batch, batch),
-            ArchiveFileName::Compacted { first, last } => (first, last),
+            ArchiveFileName::Compacted { first, last, .. } => (first, last),
+        }
+    }
+
+    /// The name of this file rewritten without some of its rows: a batch
+    /// file becomes a compacted file of its one batch, a compacted file
+    /// the next generation of itself.
+    pub fn rewritten(&self) -> ArchiveFileName {
+        match *self {
+            ArchiveFileName::Batch(batch) => ArchiveFileName::Compacted { first: batch, last: batch, generation: 0 },
+            ArchiveFileName::Compacted { first, last, generation } => {
+                ArchiveFileName::Compacted { first, last, generation: generation.saturating_add(1) }
+            }
         }
     }
 
@@ -105,11 +138,19 @@ impl ArchiveFileName {
         matches!(self, ArchiveFileName::Compacted { .. })
     }
 
-    /// Whether `other`'s batches all fall in this compacted file's range.
+    /// Whether `other`'s batches all fall in this compacted file's range
+    /// and this file is the newer: a wider range, or the same range
+    /// rewritten (a higher generation, or a batch file compacted alone).
     fn covers(&self, other: &ArchiveFileName) -> bool {
-        let (first, last) = self.range();
+        let ArchiveFileName::Compacted { first, last, generation } = *self else { return false };
         let (other_first, other_last) = other.range();
-        self.is_compacted() && self != other && first <= other_first && other_last <= last
+        let newer = match *other {
+            ArchiveFileName::Batch(_) => true,
+            ArchiveFileName::Compacted { generation: other_generation, .. } => {
+                (first, last) != (other_first, other_last) || generation > other_generation
+            }
+        };
+        newer && first <= other_first && other_last <= last
     }
 }
 
@@ -204,13 +245,18 @@ pub fn encode_row_map(positions: &[u32]) -> Vec<u8> {
 }
 
 /// [`encode_row_map`] undone: the input position of each row, in row
-/// order. `rows` is the file's row count; `None` when the bytes are damaged
-/// or are not a permutation of `rows` rows.
-pub fn decode_row_positions(bytes: &[u8], rows: usize) -> Option<Vec<u32>> {
+/// order. `rows` is the file's row count and `positions` the rows its batch
+/// table lists (more than `rows` once retention removed some); `None` when
+/// the bytes are damaged or do not give each row a distinct position below
+/// `positions`.
+pub fn decode_row_positions(bytes: &[u8], rows: usize, positions_listed: usize) -> Option<Vec<u32>> {
+    if rows > positions_listed || positions_listed > u32::MAX as usize {
+        return None;
+    }
     // Each row takes one to five varint bytes.
     let varints = zstd::bulk::decompress(bytes, rows.checked_mul(5)?.max(1)).ok()?;
     let mut positions = Vec::with_capacity(rows);
-    let mut seen = vec![false; rows];
+    let mut seen = vec![false; positions_listed];
     let (mut previous, mut shift, mut zigzag) = (0i64, 0u32, 0u64);
     for byte in varints {
         if shift > 63 {
@@ -234,30 +280,46 @@ pub fn decode_row_positions(bytes: &[u8], rows: usize) -> Option<Vec<u32>> {
 }
 
 /// [`decode_row_positions`] turned round: for each input position, the
-/// row it is written at.
-pub fn decode_row_map(bytes: &[u8], rows: usize) -> Option<Vec<u32>> {
-    Some(invert(&decode_row_positions(bytes, rows)?))
+/// row it is written at ([`EXPIRED`] for a row retention removed).
+pub fn decode_row_map(bytes: &[u8], rows: usize, positions_listed: usize) -> Option<Vec<u32>> {
+    Some(invert(&decode_row_positions(bytes, rows, positions_listed)?, positions_listed))
 }
 
-/// For each input position, the row it is written at, from the input
-/// position of each row (a permutation, as [`decode_row_positions`] checks).
-fn invert(positions: &[u32]) -> Vec<u32> {
-    let mut row_of = vec![0u32; positions.len()];
+/// What the inverted row map holds for an input position whose row
+/// retention removed.
+pub const EXPIRED: u32 = u32::MAX;
+
+/// For each of `positions_listed` input positions, the row it is written
+/// at, from the input position of each row (distinct, as
+/// [`decode_row_positions`] checks).
+fn invert(positions: &[u32], positions_listed: usize) -> Vec<u32> {
+    let mut row_of = vec![EXPIRED; positions_listed];
     for (row, &position) in positions.iter().enumerate() {
         row_of[position as usize] = row as u32;
     }
     row_of
 }
 
-/// The row map of a compacted file of `rows` rows, as its input positions in
-/// row order: what compaction needs to merge the file again.
-pub fn read_row_positions(storage: &Storage, row_map: &Path, rows: usize) -> Result<Vec<u32>, String> {
+/// The row map of a compacted file of `rows` rows whose batch table lists
+/// `positions_listed`, as its input positions in row order: what
+/// compaction needs to merge the file again.
+pub fn read_row_positions(
+    storage: &Storage,
+    row_map: &Path,
+    rows: usize,
+    positions_listed: usize,
+) -> Result<Vec<u32>, String> {
     let bytes = storage
         .read_if_exists(row_map)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("its row map {} is missing (restore it, or re-ingest the hour)", row_map.display()))?;
-    decode_row_positions(&bytes, rows)
+    decode_row_positions(&bytes, rows, positions_listed)
         .ok_or_else(|| format!("its row map {} is not a map of its {rows} rows", row_map.display()))
+}
+
+/// How many rows a batch table lists.
+pub fn rows_listed(batches: &[(u64, u64)]) -> usize {
+    batches.iter().map(|&(_, rows)| rows as usize).sum()
 }
 
 /// Where a record's row is now: the file and the row in it.
@@ -344,6 +406,12 @@ impl RowLocator {
                     return Ok(None);
                 }
                 let Some(&new_row) = table.row_of.get((offset + row) as usize) else { return Ok(None) };
+                if new_row == EXPIRED {
+                    return Err(std::io::Error::other(format!(
+                        "row {row} of batch {batch} is past the retention: {} was rewritten without it",
+                        compacted.display()
+                    )));
+                }
                 return Ok(Some(RowLocation { path: compacted, row: u64::from(new_row) }));
             }
             offset += rows;
@@ -391,7 +459,8 @@ fn read_compacted_table(storage: &Storage, file: &File, row_map: &Path) -> Resul
     let metadata = footer(file)?;
     let batches = batch_table(&metadata)?;
     let rows = usize::try_from(metadata.file_metadata().num_rows()).map_err(|e| e.to_string())?;
-    let row_of = invert(&read_row_positions(storage, row_map, rows)?);
+    let listed = rows_listed(&batches);
+    let row_of = invert(&read_row_positions(storage, row_map, rows, listed)?, listed);
     Ok(CompactedTable { batches, row_of })
 }
 
@@ -406,16 +475,23 @@ mod tests {
     #[test]
     fn names_round_trip_and_strangers_are_not_archive_files() {
         let batch = ArchiveFileName::Batch(7);
-        let compacted = ArchiveFileName::Compacted { first: 3, last: 9 };
-        for name in [batch, compacted] {
+        let compacted = ArchiveFileName::Compacted { first: 3, last: 9, generation: 0 };
+        let rewritten = compacted.rewritten().rewritten();
+        for name in [batch, compacted, rewritten, batch.rewritten()] {
             assert_eq!(ArchiveFileName::parse(Path::new(&format!("{}.parquet", name.stem()))), Some(name));
         }
         assert_eq!(compacted.stem(), "part-00000000000000000003-00000000000000000009");
+        assert_eq!(rewritten.stem(), "part-00000000000000000003-00000000000000000009-2");
+        assert_eq!(batch.rewritten().stem(), "part-00000000000000000007-00000000000000000007");
         for stranger in [
             "part-00000000000000000007.parquet.tmp",
             "_sluice_layout.json",
             "part-7.parquet",
             "part-00000000000000000009-00000000000000000003.parquet",
+            "part-00000000000000000003-00000000000000000009-0.parquet",
+            "part-00000000000000000003-00000000000000000009-01.parquet",
+            "part-00000000000000000003-00000000000000000009-x.parquet",
+            "part-00000000000000000003-00000000000000000009-1-2.parquet",
             "x.parquet",
         ] {
             assert_eq!(ArchiveFileName::parse(Path::new(stranger)), None, "{stranger}");
@@ -425,16 +501,21 @@ mod tests {
     #[test]
     fn compacted_files_supersede_the_files_they_cover_in_their_own_partition() {
         let p = |dir: &str, name: ArchiveFileName| PathBuf::from(format!("{dir}/{}.parquet", name.stem()));
-        use ArchiveFileName::{Batch, Compacted};
+        use ArchiveFileName::Batch;
+        let compacted = |first, last| ArchiveFileName::Compacted { first, last, generation: 0 };
         let files = vec![
             p("h10", Batch(1)),
             p("h10", Batch(2)),
-            p("h10", Compacted { first: 1, last: 2 }),
+            p("h10", compacted(1, 2)),
             p("h10", Batch(3)),
             p("h11", Batch(2)),
-            p("h12", Compacted { first: 1, last: 4 }),
-            p("h12", Compacted { first: 1, last: 9 }),
+            p("h12", compacted(1, 4)),
+            p("h12", compacted(1, 9)),
             p("h12", Batch(10)),
+            p("h13", compacted(1, 4)),
+            p("h13", compacted(1, 4).rewritten()),
+            p("h13", Batch(5)),
+            p("h13", Batch(5).rewritten()),
         ];
         assert_eq!(
             names(&live_files(&files)),
@@ -444,7 +525,14 @@ mod tests {
                 "h11/part-00000000000000000002.parquet",
                 "h12/part-00000000000000000001-00000000000000000009.parquet",
                 "h12/part-00000000000000000010.parquet",
+                "h13/part-00000000000000000001-00000000000000000004-1.parquet",
+                "h13/part-00000000000000000005-00000000000000000005.parquet",
             ]
+        );
+        let h13: Vec<PathBuf> = files.iter().filter(|f| f.starts_with("h13")).cloned().collect();
+        assert_eq!(
+            names(&superseded_files(&h13)),
+            ["h13/part-00000000000000000001-00000000000000000004.parquet", "h13/part-00000000000000000005.parquet"]
         );
         let h12: Vec<PathBuf> = files.iter().filter(|f| f.starts_with("h12")).cloned().collect();
         assert_eq!(names(&superseded_files(&h12)), ["h12/part-00000000000000000001-00000000000000000004.parquet"]);
@@ -483,11 +571,16 @@ mod tests {
         let positions = [3u32, 0, 4, 1, 2];
         let value = encode_row_map(&positions);
         // Input position 3 is written first, 0 second, …
-        assert_eq!(decode_row_map(&value, 5), Some(vec![1, 3, 4, 0, 2]));
-        assert_eq!(decode_row_map(&value, 6), None);
-        assert_eq!(decode_row_map(&encode_row_map(&[0, 0]), 2), None);
-        assert_eq!(decode_row_map(b"not zstd", 5), None);
-        assert_eq!(decode_row_map(&encode_row_map(&[]), 0), Some(vec![]));
+        assert_eq!(decode_row_map(&value, 5, 5), Some(vec![1, 3, 4, 0, 2]));
+        assert_eq!(decode_row_map(&value, 6, 6), None);
+        assert_eq!(decode_row_map(&encode_row_map(&[0, 0]), 2, 2), None);
+        assert_eq!(decode_row_map(b"not zstd", 5, 5), None);
+        assert_eq!(decode_row_map(&encode_row_map(&[]), 0, 0), Some(vec![]));
+        // Retention removed input positions 1 and 3: they map to no row.
+        let holes = encode_row_map(&[4, 0, 2]);
+        assert_eq!(decode_row_map(&holes, 3, 5), Some(vec![1, EXPIRED, 2, EXPIRED, 0]));
+        assert_eq!(decode_row_map(&holes, 3, 4), None, "a position past what the batch table lists");
+        assert_eq!(decode_row_map(&holes, 3, 2), None, "more rows than the batch table lists");
     }
 
     #[test]

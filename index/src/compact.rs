@@ -42,7 +42,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use arrow_array::{RecordBatch, UInt32Array};
+use arrow_array::{BooleanArray, RecordBatch, UInt32Array};
 use arrow_ord::sort::{SortColumn, SortOptions};
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
@@ -56,7 +56,7 @@ use tantivy::{Index, IndexWriter, TantivyDocument, TantivyError};
 use crate::archive::{archive_properties, layout_key_value};
 use crate::archive_files::{
     ArchiveFileName, BATCHES_KEY, ROW_MAP_EXTENSION, batch_table, encode_row_map, format_batches, live_files,
-    read_row_positions, row_map_path, superseded_files,
+    read_row_positions, row_map_path, rows_listed, superseded_files,
 };
 use crate::data_dir::DataDir;
 use crate::failpoint;
@@ -222,7 +222,19 @@ pub fn compact_archive(
             {
                 continue;
             }
-            rewrite(dir, &partition, &group, config, report)?;
+            let (first, _) = group[0].name.range();
+            let (_, last) = group[group.len() - 1].name.range();
+            let output = Output {
+                name: ArchiveFileName::Compacted { first, last, generation: 0 },
+                zstd_level: config.zstd_level,
+                step: Step::Compaction,
+            };
+            let written = rewrite(dir, &partition, &group, &output, None)?;
+            report.files_read += group.len();
+            report.files_written += usize::from(written.file.is_some());
+            report.rows += written.rows;
+            report.bytes_written += written.bytes;
+            report.bytes_read += group.iter().map(|input| input.bytes).sum::<u64>();
             compacted_any = true;
         }
         if compacted_any {
@@ -234,11 +246,54 @@ pub fn compact_archive(
 }
 
 /// One archive file to merge.
-struct Input {
-    path: PathBuf,
-    name: ArchiveFileName,
-    bytes: u64,
-    schema: Option<SchemaRef>,
+pub(crate) struct Input {
+    pub(crate) path: PathBuf,
+    pub(crate) name: ArchiveFileName,
+    pub(crate) bytes: u64,
+    pub(crate) schema: Option<SchemaRef>,
+}
+
+impl Input {
+    /// A published archive file of a partition, its columns read.
+    pub(crate) fn open(path: PathBuf) -> Result<Option<Input>, CompactError> {
+        let Some(name) = ArchiveFileName::parse(&path) else { return Ok(None) };
+        let bytes = std::fs::metadata(&path).map_err(CompactError::io(&path))?.len();
+        let schema = Some(file_schema(&path)?);
+        Ok(Some(Input { path, name, bytes, schema }))
+    }
+}
+
+/// What a rewrite writes, and which fail-points it passes.
+pub(crate) struct Output {
+    pub(crate) name: ArchiveFileName,
+    pub(crate) zstd_level: i32,
+    pub(crate) step: Step,
+}
+
+/// Whose rewrite it is: its fail-points are named after it
+/// (`compact.archive_staged`, `retention.archive_staged`, …).
+#[derive(Clone, Copy)]
+pub(crate) enum Step {
+    Compaction,
+    Retention,
+}
+
+impl Step {
+    fn failpoint(self, point: &'static str) -> String {
+        match self {
+            Step::Compaction => format!("compact.{point}"),
+            Step::Retention => format!("retention.{point}"),
+        }
+    }
+}
+
+/// What a rewrite wrote: the file (none when no row was left), its rows
+/// and bytes, and the rows it left out.
+pub(crate) struct Written {
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) rows: u64,
+    pub(crate) bytes: u64,
+    pub(crate) rows_removed: u64,
 }
 
 /// Deletes the files of a partition that a published compaction output
@@ -326,18 +381,16 @@ fn groups(inputs: Vec<Input>, target: u64) -> Vec<Vec<Input>> {
 }
 
 /// Writes one group as one compacted file and removes its inputs (the
-/// module's three steps).
-fn rewrite(
+/// module's three steps). With `keep`, only the rows it keeps are written
+/// (retention); when none is left, the inputs are only removed.
+pub(crate) fn rewrite(
     dir: &DataDir,
     partition: &Path,
     group: &[Input],
-    config: &CompactConfig,
-    report: &mut CompactReport,
-) -> Result<(), CompactError> {
-    let (first, _) = group[0].name.range();
-    let (_, last) = group[group.len() - 1].name.range();
-    let name = ArchiveFileName::Compacted { first, last };
-    let published = partition.join(format!("{}.parquet", name.stem()));
+    output: &Output,
+    keep: Option<&KeepRows<'_>>,
+) -> Result<Written, CompactError> {
+    let published = partition.join(format!("{}.parquet", output.name.stem()));
     let staged = staged_path(&published);
     let storage = dir.storage();
     let schema = group[0].schema.clone().ok_or_else(|| CompactError::Damaged {
@@ -349,50 +402,64 @@ fn rewrite(
     // Every input's rows, in input order, and for each its position in the
     // batch table's order (each batch's rows as ingest numbered them): what
     // the new row map records. A batch file's rows are in that order; a
-    // compacted input's row map says where each of its rows came from.
+    // compacted input's row map says where each of its rows came from (with
+    // holes where retention removed rows, so positions count what the
+    // batch table lists, not the rows read).
     let mut batches = Vec::new();
     let mut parts = Vec::new();
     let mut origins: Vec<u32> = Vec::new();
+    let mut listed = 0usize;
     for input in group {
         let file = storage.open_read(&input.path).map_err(CompactError::io(&input.path))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(CompactError::parquet(&input.path))?;
-        let rows = builder.metadata().file_metadata().num_rows() as u64;
-        let base = origins.len() as u32;
+        let rows = builder.metadata().file_metadata().num_rows() as usize;
         let damaged = |message| CompactError::Damaged { path: input.path.clone(), message };
-        match input.name {
-            ArchiveFileName::Batch(batch) => {
-                batches.push((batch, rows));
-                origins.extend(base..base + rows as u32);
-            }
+        let (table, positions) = match input.name {
+            ArchiveFileName::Batch(batch) => (vec![(batch, rows as u64)], (0..rows as u32).collect()),
             ArchiveFileName::Compacted { .. } => {
-                batches.extend(batch_table(builder.metadata()).map_err(damaged)?);
+                let table = batch_table(builder.metadata()).map_err(damaged)?;
                 let row_map = row_map_path(&dir.index(), &dir.archive(), &input.path);
-                let positions = read_row_positions(storage, &row_map, rows as usize).map_err(damaged)?;
-                origins.extend(positions.into_iter().map(|position| base + position));
+                let positions = read_row_positions(storage, &row_map, rows, rows_listed(&table)).map_err(damaged)?;
+                (table, positions)
             }
-        }
+        };
+        let base = u32::try_from(listed).map_err(|_| damaged("more rows than a row map holds".to_owned()))?;
+        origins.extend(positions.into_iter().map(|position: u32| base + position));
+        listed += rows_listed(&table);
+        batches.extend(table);
         let reader = builder.with_batch_size(READ_BATCH_ROWS).build().map_err(CompactError::parquet(&input.path))?;
         for batch in reader {
             let batch = batch.map_err(|e| CompactError::Parquet { path: input.path.clone(), source: e.into() })?;
             parts.push(batch.with_schema(schema.clone()).map_err(arrow)?);
         }
-        report.bytes_read += input.bytes;
     }
-    let all = arrow_select::concat::concat_batches(&schema, &parts).map_err(arrow)?;
+    let mut all = arrow_select::concat::concat_batches(&schema, &parts).map_err(arrow)?;
     drop(parts);
-    let expected: u64 = batches.iter().map(|(_, rows)| rows).sum();
-    if all.num_rows() as u64 != expected || origins.len() != all.num_rows() {
+    if origins.len() != all.num_rows() {
         return Err(CompactError::Damaged {
             path: group[0].path.clone(),
-            message: format!("read {} rows where the inputs' batch tables promise {expected}", all.num_rows()),
+            message: format!("read {} rows where the inputs' footers promise {}", all.num_rows(), origins.len()),
         });
+    }
+    let mut rows_removed = 0;
+    if let Some(keep) = keep {
+        let kept = keep(&all).map_err(arrow)?;
+        all = arrow_select::filter::filter_record_batch(&all, &kept).map_err(arrow)?;
+        let before = origins.len();
+        origins =
+            origins.into_iter().zip(kept.iter()).filter(|(_, kept)| *kept == Some(true)).map(|(o, _)| o).collect();
+        rows_removed = (before - origins.len()) as u64;
+    }
+    if all.num_rows() == 0 {
+        remove_inputs(dir, partition, group, output.step)?;
+        return Ok(Written { file: None, rows: 0, bytes: 0, rows_removed });
     }
     let order = row_order(&all).map_err(arrow)?;
     let sorted = arrow_select::take::take_record_batch(&all, &order).map_err(arrow)?;
     drop(all);
     let row_origins: Vec<u32> = order.values().iter().map(|&input_row| origins[input_row as usize]).collect();
 
-    let mut properties = archive_properties(config.zstd_level)
+    let mut properties = archive_properties(output.zstd_level)
         .map_err(CompactError::parquet(&staged))?
         .set_key_value_metadata(Some(vec![
             layout_key_value(),
@@ -417,7 +484,7 @@ fn rewrite(
         let _ = storage.remove_file(&staged);
         return Err(error);
     }
-    failpoint::hit("compact.archive_staged").map_err(CompactError::io(&staged))?;
+    failpoint::hit(&output.step.failpoint("archive_staged")).map_err(CompactError::io(&staged))?;
 
     // The row map, durable before the file it maps is published.
     let row_map = row_map_path(&dir.index(), &dir.archive(), &published);
@@ -425,25 +492,30 @@ fn rewrite(
         storage.create_dir_all(parent).map_err(CompactError::io(parent))?;
     }
     storage
-        .write_atomically(&row_map, &encode_row_map(&row_origins), "compact.row_map_staged")
+        .write_atomically(&row_map, &encode_row_map(&row_origins), &output.step.failpoint("row_map_staged"))
         .map_err(|(path, source)| CompactError::Io { path, source })?;
 
     storage.rename(&staged, &published).map_err(CompactError::io(&published))?;
     storage.sync_dir(partition).map_err(CompactError::io(partition))?;
-    failpoint::hit("compact.archive_published").map_err(CompactError::io(&published))?;
+    failpoint::hit(&output.step.failpoint("archive_published")).map_err(CompactError::io(&published))?;
 
+    remove_inputs(dir, partition, group, output.step)?;
+    let bytes = std::fs::metadata(&published).map_err(CompactError::io(&published))?.len();
+    Ok(Written { file: Some(published), rows: sorted.num_rows() as u64, bytes, rows_removed })
+}
+
+/// For each row of a batch, whether a rewrite keeps it.
+pub(crate) type KeepRows<'a> = dyn Fn(&RecordBatch) -> Result<BooleanArray, arrow_schema::ArrowError> + 'a;
+
+/// Step 3: the inputs deleted, then the row maps no live file has.
+fn remove_inputs(dir: &DataDir, partition: &Path, group: &[Input], step: Step) -> Result<(), CompactError> {
+    let storage = dir.storage();
     for input in group {
         storage.remove_file(&input.path).map_err(CompactError::io(&input.path))?;
     }
     storage.sync_dir(partition).map_err(CompactError::io(partition))?;
-    failpoint::hit("compact.inputs_removed").map_err(CompactError::io(partition))?;
-    remove_orphan_row_maps(dir, partition).map_err(|(path, source)| CompactError::Io { path, source })?;
-
-    report.files_read += group.len();
-    report.files_written += 1;
-    report.rows += sorted.num_rows() as u64;
-    report.bytes_written += std::fs::metadata(&published).map_err(CompactError::io(&published))?.len();
-    Ok(())
+    failpoint::hit(&step.failpoint("inputs_removed")).map_err(CompactError::io(partition))?;
+    remove_orphan_row_maps(dir, partition).map_err(|(path, source)| CompactError::Io { path, source })
 }
 
 /// The order a compacted file's rows are written in: by `service` (nulls

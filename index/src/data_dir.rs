@@ -137,12 +137,17 @@ pub struct Manifest {
 /// them: it is published before they are deleted, so for that moment (or,
 /// after a crash, until the next start) a glob sees both; Sluice's readers
 /// never do. A version-1 archive is a version-2 archive without compacted
-/// files, so this build reads both and names the archive version 2 when it
-/// opens it for writing.
+/// files.
+///
+/// Version 3 adds per-service retention: `part-<first>-<last>-<generation>.parquet`
+/// is a compacted file rewritten without the rows whose retention passed,
+/// and replaces the lower generation of the same range the same way. Each
+/// version is the next without its newest kind of file, so this build reads
+/// all three and names the archive version 3 when it opens it for writing.
 ///
 /// The version is written in [`ARCHIVE_LAYOUT_FILE`] at the archive's root
 /// and under [`ARCHIVE_LAYOUT_KEY`] in each file's key-value metadata.
-pub const ARCHIVE_LAYOUT_VERSION: u32 = 2;
+pub const ARCHIVE_LAYOUT_VERSION: u32 = 3;
 
 /// The oldest layout version this build reads (and upgrades).
 pub const OLDEST_ARCHIVE_LAYOUT_VERSION: u32 = 1;
@@ -584,8 +589,8 @@ mod tests {
         assert_eq!(DataDir::at(temp.path()).archive_layout().unwrap(), None);
         let dir = DataDir::open(temp.path()).unwrap();
         let path = dir.archive().join(ARCHIVE_LAYOUT_FILE);
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"layout_version\":2}\n");
-        assert_eq!(dir.archive_layout().unwrap(), Some(2));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"layout_version\":3}\n");
+        assert_eq!(dir.archive_layout().unwrap(), Some(3));
         // Opening again keeps it; each archive file names it too.
         DataDir::open(temp.path()).unwrap();
         let fields = IndexFields::new(&Schema::builtin());
@@ -594,22 +599,22 @@ mod tests {
         let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
         let metadata = parquet::file::reader::FileReader::metadata(&reader).file_metadata().key_value_metadata();
         let layout = metadata.unwrap().iter().find(|kv| kv.key == ARCHIVE_LAYOUT_KEY).unwrap();
-        assert_eq!(layout.value.as_deref(), Some("2"));
+        assert_eq!(layout.value.as_deref(), Some("3"));
 
-        // Layout 1 (before compaction) is read, and named 2 by the next writer.
+        // Layout 1 (before compaction) is read, and named 3 by the next writer.
         std::fs::write(&path, "{\"layout_version\":1}\n").unwrap();
         assert_eq!(DataDir::at(temp.path()).archive_layout().unwrap(), Some(1));
         DataDir::open(temp.path()).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"layout_version\":2}\n");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"layout_version\":3}\n");
 
-        std::fs::write(&path, "{\"layout_version\":3}\n").unwrap();
+        std::fs::write(&path, "{\"layout_version\":4}\n").unwrap();
         let error = DataDir::open(temp.path()).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::OperatorFixable);
         assert_eq!(
             error.to_string(),
             format!(
-                "archive {} is in layout version 3 (its _sluice_layout.json), and this Sluice knows layout versions 1 \
-                 to 2 only: upgrade Sluice, or give this one another --data-dir",
+                "archive {} is in layout version 4 (its _sluice_layout.json), and this Sluice knows layout versions 1 \
+                 to 3 only: upgrade Sluice, or give this one another --data-dir",
                 dir.archive().display()
             )
         );
@@ -617,7 +622,7 @@ mod tests {
         let error = DataDir::at(temp.path()).archive_layout().unwrap_err().to_string();
         assert!(error.starts_with(&format!("{} is not valid: ", path.display())), "{error}");
         assert!(
-            error.ends_with("it names the archive's layout (`{\"layout_version\": 2}` for this Sluice)"),
+            error.ends_with("it names the archive's layout (`{\"layout_version\": 3}` for this Sluice)"),
             "{error}"
         );
     }

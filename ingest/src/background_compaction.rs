@@ -10,6 +10,7 @@
 //! writer lock is taken) until the next round. A failed round is reported
 //! on stderr and tried again the next round: ingest goes on regardless.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
@@ -26,11 +27,19 @@ pub struct BackgroundCompaction {
     pub quiet_for: Duration,
     pub zstd_level: i32,
     pub target_file_bytes: u64,
-    /// Days past this horizon are dropped each round, before compacting.
+    /// Records past this horizon are dropped each round, before compacting.
     pub retention: Option<Retention>,
 }
 
 impl BackgroundCompaction {
+    /// The schedule with a schema's per-service retention
+    /// (`[retention.services]`) beside `--retention`.
+    pub fn with_service_retention(mut self, services: &BTreeMap<String, Duration>) -> BackgroundCompaction {
+        let keep = self.retention.as_ref().and_then(|retention| retention.keep_seconds).map(Duration::from_secs);
+        self.retention = Retention::with_services(keep, services);
+        self
+    }
+
     /// How often to look: often enough to follow `quiet_for` closely, at
     /// most once a minute.
     fn period(&self) -> Duration {
@@ -116,10 +125,10 @@ fn run(
         };
         let round = || -> Result<CompactReport, String> {
             if let Some(retention) = &schedule.retention {
-                let expired =
-                    sluice_index::retention::apply(dir, retention, config.now, lock).map_err(|e| e.to_string())?;
-                for day in expired.days {
-                    eprintln!("sluice-ingest: retention: dropped {day}");
+                let expired = sluice_index::retention::apply(dir, retention, config.now, schedule.zstd_level, lock)
+                    .map_err(|e| e.to_string())?;
+                for line in expired.lines() {
+                    eprintln!("sluice-ingest: retention: {line}");
                 }
             }
             compact(dir, &config, lock, &mut |_| {}).map_err(|e| e.to_string())

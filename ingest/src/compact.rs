@@ -20,8 +20,11 @@ use crate::IngestError;
 pub struct CompactRun {
     pub data_dir: PathBuf,
     pub compact: CompactConfig,
-    /// Days past this horizon are dropped first (and the policy stored).
-    pub retention: Option<Retention>,
+    /// `--retention`: days past this horizon are dropped first (and the
+    /// policy stored).
+    pub retention: Option<std::time::Duration>,
+    /// `--schema`, whose `[retention.services]` give services their own.
+    pub schema: Option<PathBuf>,
     /// Brought up to date last (`--archive`).
     pub shared_archive: Option<sluice_index::shared_archive::ArchiveUrl>,
 }
@@ -44,9 +47,11 @@ pub fn compact(run: &CompactRun, progress: &mut dyn FnMut(&str)) -> Result<Compa
     let fields = IndexFields::new(&sluice_schemas::Schema::builtin());
     dir.recover(&fields, &lock).map_err(IngestError::DataDir)?;
     let mut outcome = CompactOutcome::default();
-    if let Some(retention) = &run.retention {
+    let schema = crate::dry_run::load_schema(run.schema.as_deref())?;
+    if let Some(retention) = Retention::with_services(run.retention, &schema.service_retention) {
         retention.store(&dir)?;
-        outcome.expired = sluice_index::retention::apply(&dir, retention, run.compact.now, &lock)?;
+        outcome.expired =
+            sluice_index::retention::apply(&dir, &retention, run.compact.now, run.compact.zstd_level, &lock)?;
     }
     outcome.compacted = sluice_index::compact::compact(&dir, &run.compact, &lock, progress)?;
     if let Some(url) = &run.shared_archive {

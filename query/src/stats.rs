@@ -25,7 +25,11 @@ pub struct Stats {
     pub batches: u64,
     /// The retention the writer recorded (`--retention`), in seconds.
     pub retention_seconds: Option<u64>,
-    /// The day that goes next under it, and when.
+    /// The services with their own retention (the schema file's
+    /// `[retention.services]`), in seconds.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub service_retention_seconds: std::collections::BTreeMap<String, u64>,
+    /// What goes next under it, and when.
     pub next_expiry: Option<Expiry>,
 }
 
@@ -34,6 +38,9 @@ pub struct Expiry {
     pub day: String,
     /// RFC 3339, UTC.
     pub at: String,
+    /// Which of the day's records: `"day"`, `{"services": […]}` or
+    /// `{"all_but": […]}`.
+    pub goes: sluice_index::retention::Doomed,
     #[serde(skip)]
     pub at_nanos: i64,
 }
@@ -64,11 +71,12 @@ impl Store {
         let retention = sluice_index::retention::Retention::load(&self.dir).map_err(retention_error)?;
         let next_expiry = match &retention {
             Some(retention) => {
-                sluice_index::retention::next_expiry(&self.dir, retention).map_err(retention_error)?.map(|(day, at)| {
-                    let at_nanos = at
+                sluice_index::retention::next_expiry(&self.dir, retention).map_err(retention_error)?.map(|next| {
+                    let at_nanos = next
+                        .at
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0, |since| i64::try_from(since.as_nanos()).unwrap_or(i64::MAX));
-                    Expiry { day, at: time(at_nanos), at_nanos }
+                    Expiry { day: next.day, at: time(at_nanos), goes: next.doomed, at_nanos }
                 })
             }
             None => None,
@@ -85,7 +93,8 @@ impl Store {
             archive_files: usage.archive_files,
             dead_letters: self.dir.dead_letter_count()?,
             batches,
-            retention_seconds: retention.map(|r| r.keep_seconds),
+            retention_seconds: retention.as_ref().and_then(|r| r.keep_seconds),
+            service_retention_seconds: retention.map(|r| r.services).unwrap_or_default(),
             next_expiry,
         })
     }

@@ -20,6 +20,7 @@
 //! is the leaf every other Sluice crate builds on.
 
 mod coerce;
+pub mod duration;
 pub mod error;
 pub mod level;
 mod normalize;
@@ -29,6 +30,7 @@ pub mod record;
 pub mod schema;
 pub mod timestamp;
 
+pub use duration::parse_duration;
 pub use error::ErrorKind;
 pub use level::{Level, SeverityNumber};
 pub use normalize::{

@@ -6,11 +6,12 @@
 //! declared, sunset dates real. Every schema extends the built-in
 //! `default.toml`; see that file for the format.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -172,6 +173,10 @@ pub struct Schema {
     /// Aliases for canonical fields that came from the user's file: they
     /// outrank the producer profiles, where the default's aliases do not.
     pub user_canonical_aliases: HashMap<CanonicalField, Vec<String>>,
+    /// How long each named service's records are kept, overriding
+    /// `--retention` for them (`[retention.services]`): shorter for a
+    /// chatty debug stream, longer for an audit trail.
+    pub service_retention: BTreeMap<String, Duration>,
 }
 
 /// A schema file that cannot be used.
@@ -203,6 +208,15 @@ struct SchemaFile {
     mode: Option<Mode>,
     #[serde(default)]
     field: Vec<Spanned<FieldEntry>>,
+    retention: Option<RetentionEntry>,
+}
+
+/// `[retention]`: `services = { "nginx-debug" = "3d", audit = "400d" }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionEntry {
+    #[serde(default)]
+    services: BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -237,6 +251,7 @@ impl Schema {
             mode: Mode::Lenient,
             fields: Vec::new(),
             user_canonical_aliases: HashMap::new(),
+            service_retention: BTreeMap::new(),
         };
         let merged = schema.merge_source(Path::new("<built-in default.toml>"), DEFAULT_SCHEMA_TOML, false);
         debug_assert!(merged.is_ok(), "the built-in schema is invalid: {merged:?}");
@@ -286,6 +301,21 @@ impl Schema {
         }
         if let Some(mode) = file.mode {
             self.mode = mode;
+        }
+        for (service, keep) in file.retention.iter().flat_map(|retention| &retention.services) {
+            let duration = crate::duration::parse_duration(keep.get_ref())
+                .ok()
+                .filter(|duration| !duration.is_zero())
+                .ok_or_else(|| {
+                    invalid(
+                        keep.span(),
+                        format!(
+                            "key `retention.services.{service}`: expected how long its records are kept, like \"3d\" or \"400d\", found `{}`",
+                            keep.get_ref()
+                        ),
+                    )
+                })?;
+            self.service_retention.insert(service.clone(), duration);
         }
         let first_new = self.fields.len();
         let mut seen_in_file: HashMap<String, Range<usize>> = HashMap::new();
@@ -495,6 +525,31 @@ mod tests {
         assert!(timestamp.fast && timestamp.indexed && timestamp.stored);
         assert_eq!(timestamp.aliases[0], "@timestamp");
         assert!(schema.user_canonical_aliases.is_empty());
+    }
+
+    #[test]
+    fn per_service_retention_is_read_and_a_bad_duration_named() {
+        let schema = Schema::from_toml(
+            Path::new("team.toml"),
+            "[retention]\nservices = { \"nginx-debug\" = \"3d\", audit = \"400d\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            schema.service_retention.into_iter().collect::<Vec<_>>(),
+            [
+                ("audit".to_owned(), Duration::from_secs(400 * 86_400)),
+                ("nginx-debug".to_owned(), Duration::from_secs(3 * 86_400))
+            ]
+        );
+        assert!(Schema::builtin().service_retention.is_empty());
+        check_error(
+            "[retention.services]\naudit = \"forever\"\n",
+            "team.toml:2:9: key `retention.services.audit`: expected how long its records are kept, like \"3d\" or \"400d\", found `forever`",
+        );
+        check_error(
+            "[retention.services]\naudit = \"0d\"\n",
+            "team.toml:2:9: key `retention.services.audit`: expected how long its records are kept, like \"3d\" or \"400d\", found `0d`",
+        );
     }
 
     #[test]

@@ -226,7 +226,7 @@ fn compaction_keeps_every_answer_and_every_reference() {
             assert_eq!(bloom, name == "trace_id" || name == "service", "{name} {index}");
         }
         let layout = metadata.file_metadata().key_value_metadata().unwrap();
-        assert!(layout.iter().any(|kv| kv.key == "sluice.archive_layout" && kv.value.as_deref() == Some("2")));
+        assert!(layout.iter().any(|kv| kv.key == "sluice.archive_layout" && kv.value.as_deref() == Some("3")));
     }
 
     // Compacting again has nothing to do.

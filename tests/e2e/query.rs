@@ -430,17 +430,17 @@ fn an_archive_in_an_unknown_layout_is_refused_by_ingest_and_sql() {
     let line = br#"{"time":"2024-03-01T10:00:00Z","msg":"x"}"#;
     assert_eq!(run("sluice-ingest", &["--data-dir", data.to_str().unwrap()], Some(line)).status.code(), Some(0));
     let layout = data.join("archive/_sluice_layout.json");
-    assert_eq!(std::fs::read_to_string(&layout).unwrap(), "{\"layout_version\":2}\n");
+    assert_eq!(std::fs::read_to_string(&layout).unwrap(), "{\"layout_version\":3}\n");
     // An archive of layout 1 (before compaction existed) is read, and named
-    // layout 2 by the next writer.
+    // layout 3 by the next writer.
     std::fs::write(&layout, "{\"layout_version\":1}\n").unwrap();
     let count = run("sluice", &["--data-dir", data.to_str().unwrap(), "count", "*"], None);
     assert_eq!(count.status.code(), Some(0), "{}", stderr_text(&count));
     assert_eq!(run("sluice-ingest", &["--data-dir", data.to_str().unwrap()], Some(line)).status.code(), Some(0));
-    assert_eq!(std::fs::read_to_string(&layout).unwrap(), "{\"layout_version\":2}\n");
-    std::fs::write(&layout, "{\"layout_version\":3}\n").unwrap();
+    assert_eq!(std::fs::read_to_string(&layout).unwrap(), "{\"layout_version\":3}\n");
+    std::fs::write(&layout, "{\"layout_version\":4}\n").unwrap();
     let message = format!(
-        "archive {} is in layout version 3 (its _sluice_layout.json), and this Sluice knows layout versions 1 to 2 \
+        "archive {} is in layout version 4 (its _sluice_layout.json), and this Sluice knows layout versions 1 to 3 \
          only: upgrade Sluice, or give this one another --data-dir",
         data.join("archive").display()
     );

@@ -59,9 +59,9 @@ def main(data_dir: str, expected_path: str) -> None:
     counted = table.group_by("level").aggregate([([], "count_all")]).to_pylist()
     check("pyarrow counts by level", {row["level"]: row["count_all"] for row in counted}, expected["by_level"])
     layouts = {pq.read_metadata(f).metadata.get(b"sluice.archive_layout") for f in glob.glob(pattern, recursive=True)}
-    check("every file names layout version 2", layouts, {b"2"})
-    check("the archive names layout version 2", json.load(open(f"{data_dir}/archive/_sluice_layout.json")),
-          {"layout_version": 2})
+    check("every file names layout version 3", layouts, {b"3"})
+    check("the archive names layout version 3", json.load(open(f"{data_dir}/archive/_sluice_layout.json")),
+          {"layout_version": 3})
     check("pyarrow partition columns", (str(table.schema.field("date").type), str(table.schema.field("hour").type)),
           ("string", "int32"))
 

@@ -161,7 +161,8 @@ struct PipelineArgs {
 
     /// Drop each day once all of it is older than this (30d, 2w), in the
     /// background with compaction (needs --compact-after); kept forever
-    /// without it.
+    /// without it. The --schema file's `[retention.services]` give services
+    /// their own (`"nginx-debug" = "3d"`).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     retention: Option<Duration>,
 
@@ -310,6 +311,12 @@ struct CompactArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     retention: Option<Duration>,
 
+    /// Schema file (TOML) whose `[retention.services]` give services their
+    /// own retention (`nginx-debug = "3d"`): their records go at that
+    /// horizon, from inside the days that stay.
+    #[arg(long, value_name = "FILE")]
+    schema: Option<PathBuf>,
+
     /// Then bring this shared archive up to date (see `sluice-ingest --help`).
     #[arg(long, value_name = "URL", value_parser = parse_archive_url)]
     archive: Option<sluice_index::shared_archive::ArchiveUrl>,
@@ -450,23 +457,8 @@ fn parse_compact_after(text: &str) -> Result<CompactAfter, String> {
     parse_duration(text).map(CompactAfter::Quiet).map_err(|error| format!("{error}, or `off`"))
 }
 
-/// `500ms`, `1s`, `1.5s`, `2m`, `1h`, `30d`, `2w`: a number and a unit.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let expected =
-        || format!("`{text}` is not a duration: expected a number and a unit, like 500ms, 1s, 2m, 1h or 30d");
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(expected)?;
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().map_err(|_| expected())?;
-    let seconds = match unit {
-        "ms" => number / 1000.0,
-        "s" => number,
-        "m" => number * 60.0,
-        "h" => number * 3600.0,
-        "d" => number * 86_400.0,
-        "w" => number * 604_800.0,
-        _ => return Err(expected()),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| expected())
+    sluice_schemas::parse_duration(text)
 }
 
 fn main() -> ExitCode {
@@ -603,7 +595,8 @@ fn compact(args: CompactArgs) -> ExitCode {
             quiet_for: args.quiet_for,
             now: args.now.unwrap_or_else(std::time::SystemTime::now),
         },
-        retention: args.retention.map(sluice_index::retention::Retention::new),
+        retention: args.retention,
+        schema: args.schema,
         shared_archive: args.archive,
     };
     let terminal = io::stderr().is_terminal();
@@ -614,8 +607,8 @@ fn compact(args: CompactArgs) -> ExitCode {
     };
     match sluice_ingest::compact::compact(&run, &mut progress) {
         Ok(outcome) => {
-            for day in &outcome.expired.days {
-                eprintln!("dropped {day}: past the retention");
+            for line in outcome.expired.lines() {
+                eprintln!("{line}");
             }
             let report = outcome.compacted;
             let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });

@@ -255,8 +255,10 @@ pub fn ingest(config: &IngestConfig) -> Result<Summary, IngestError> {
     let progress = Progress::new();
     let normalizers: Vec<ChunkNormalizer> = (0..workers).map(|_| stores.chunk_normalizer(config)).collect();
     let reads_stdin = inputs.contains(&Input::Stdin);
-    let compactor =
-        config.compaction.clone().map(|schedule| Compactor::start(stores.dir.clone(), stores.lock.clone(), schedule));
+    let compactor = config.compaction.clone().map(|schedule| {
+        let schedule = schedule.with_service_retention(&stores.compiled.schema().service_retention);
+        Compactor::start(stores.dir.clone(), stores.lock.clone(), schedule)
+    });
     let uploader = match &config.shared_archive {
         Some(url) => Some(Uploader::start(stores.dir.clone(), crate::archive_upload::open(&stores.dir, url)?)),
         None => None,

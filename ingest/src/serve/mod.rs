@@ -259,6 +259,7 @@ pub fn serve(config: &ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Res
     let ingest = &config.ingest;
     let stores = Stores::open(ingest)?;
     let compactor = ingest.compaction.clone().map(|schedule| {
+        let schedule = schedule.with_service_retention(&stores.compiled.schema().service_retention);
         crate::background_compaction::Compactor::start(stores.dir.clone(), stores.lock.clone(), schedule)
     });
     let uploader = match &ingest.shared_archive {

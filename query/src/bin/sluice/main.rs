@@ -344,13 +344,28 @@ fn trace_summary(records: &[FetchedRecord], total: u64) -> String {
     format!("{total} records{shown}, {} services, {span:.3} s from first to last", services.len())
 }
 
-/// `30d; next: 2024-03-01 goes at …`, or `none (kept forever)`.
+/// `30d; next: 2024-03-01 goes at …`, `30d, debug 3d; next: service debug
+/// of 2024-03-01 goes at …`, or `none (kept forever)`.
 fn retention_line(stats: &Stats, zone: &Zone) -> String {
-    let Some(seconds) = stats.retention_seconds else { return "none (kept forever)".to_owned() };
-    let keep = if seconds % 86_400 == 0 { format!("{}d", seconds / 86_400) } else { format!("{seconds}s") };
+    let duration = |seconds: u64| {
+        if seconds.is_multiple_of(86_400) { format!("{}d", seconds / 86_400) } else { format!("{seconds}s") }
+    };
+    let mut policy = vec![stats.retention_seconds.map_or_else(|| "kept forever".to_owned(), duration)];
+    policy.extend(
+        stats.service_retention_seconds.iter().map(|(service, &seconds)| format!("{service} {}", duration(seconds))),
+    );
+    if policy.len() == 1 && stats.retention_seconds.is_none() {
+        return "none (kept forever)".to_owned();
+    }
+    let policy = policy.join(", ");
     match &stats.next_expiry {
-        Some(next) => format!("{keep}; next: {} goes at {}", next.day, zone.full_time(next.at_nanos)),
-        None => keep,
+        Some(next) if next.goes == sluice_index::retention::Doomed::Day => {
+            format!("{policy}; next: {} goes at {}", next.day, zone.full_time(next.at_nanos))
+        }
+        Some(next) => {
+            format!("{policy}; next: {} of {} goes at {}", next.goes, next.day, zone.full_time(next.at_nanos))
+        }
+        None => policy,
     }
 }
 
