@@ -15,7 +15,7 @@ use axum::extract::{Path, Request, State as AxumState};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
@@ -41,24 +41,41 @@ const HOUR: i64 = 3_600_000_000_000;
 
 pub fn router(state: Arc<State>) -> Router {
     Router::new()
-        .route("/loki/api/v1/query", get(query).post(query))
-        .route("/loki/api/v1/query_range", get(query_range).post(query_range))
-        .route("/loki/api/v1/labels", get(labels).post(labels))
-        .route("/loki/api/v1/label/{name}/values", get(label_values).post(label_values))
-        .route("/loki/api/v1/series", get(series).post(series))
-        .route("/loki/api/v1/index/stats", get(index_stats).post(index_stats))
-        .route("/loki/api/v1/index/volume", get(volume).post(volume))
-        .route("/loki/api/v1/index/volume_range", get(volume_range).post(volume_range))
-        .route("/loki/api/v1/patterns", get(patterns).post(patterns))
-        .route("/loki/api/v1/detected_labels", get(detected_labels).post(detected_labels))
-        .route("/loki/api/v1/detected_fields", get(detected_fields).post(detected_fields))
-        .route("/loki/api/v1/detected_field/{name}/values", get(detected_field_values).post(detected_field_values))
+        .route("/loki/api/v1/query", endpoint("query", instant_query))
+        .route("/loki/api/v1/query_range", endpoint("query_range", range_query))
+        .route("/loki/api/v1/labels", endpoint("labels", label_names))
+        .route("/loki/api/v1/label/{name}/values", named_endpoint("label_values", values_of_label))
+        .route("/loki/api/v1/series", endpoint("series", series_list))
+        .route("/loki/api/v1/index/stats", endpoint("index_stats", stats))
+        .route("/loki/api/v1/index/volume", endpoint("volume", volume_instant))
+        .route("/loki/api/v1/index/volume_range", endpoint("volume_range", volume_over_range))
+        .route("/loki/api/v1/patterns", endpoint("patterns", mined_patterns))
+        .route("/loki/api/v1/detected_labels", endpoint("detected_labels", labels_detected))
+        .route("/loki/api/v1/detected_fields", endpoint("detected_fields", fields_detected))
+        .route("/loki/api/v1/detected_field/{name}/values", named_endpoint("detected_field_values", values_of_field))
         .route("/loki/api/v1/tail", get(super::tail::tail))
         .route("/loki/api/v1/status/buildinfo", get(buildinfo))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
+}
+
+/// A query endpoint (GET, or POST with a form): `handler` through [`run`],
+/// counted in `/metrics` as `endpoint`.
+fn endpoint(endpoint: &'static str, handler: Handler) -> MethodRouter<Arc<State>> {
+    let serve = move |AxumState(state): AxumState<Arc<State>>, request: Request| async move {
+        run(state, endpoint, None, request, handler).await
+    };
+    get(serve).post(serve)
+}
+
+/// The same for an endpoint whose path names a label or field (`{name}`).
+fn named_endpoint(endpoint: &'static str, handler: Handler) -> MethodRouter<Arc<State>> {
+    let serve = move |AxumState(state): AxumState<Arc<State>>, Path(name): Path<String>, request: Request| async move {
+        run(state, endpoint, Some(name), request, handler).await
+    };
+    get(serve).post(serve)
 }
 
 /// With tokens, every request but `/ready` must carry one.
@@ -272,58 +289,6 @@ async fn read_form(state: &State, headers: &HeaderMap, body: Body) -> Result<Opt
 
 fn success(data: Value) -> Value {
     json!({ "status": "success", "data": data })
-}
-
-async fn query(AxumState(state): AxumState<Arc<State>>, request: Request) -> Response {
-    run(state, "query", None, request, instant_query).await
-}
-
-async fn query_range(AxumState(state): AxumState<Arc<State>>, request: Request) -> Response {
-    run(state, "query_range", None, request, range_query).await
-}
-
-async fn labels(AxumState(state): AxumState<Arc<State>>, request: Request) -> Response {
-    run(state, "labels", None, request, label_names).await
-}
-
-async fn label_values(AxumState(state): AxumState<Arc<State>>, Path(name): Path<String>, request: Request) -> Response {
-    run(state, "label_values", Some(name), request, values_of_label).await
-}
-
-async fn series(AxumState(state): AxumState<Arc<State>>, request: Request) -> Response {
-    run(state, "series", None, request, series_list).await
-}
-
-async fn index_stats(AxumState(state): AxumState<Arc<State>>, request: Request) -> Response {
-    run(state, "index_stats", None, request, stats).await
-}
-
-async fn volume(AxumState(state): AxumState<Arc<State>>, request: Request) -> Response {
-    run(state, "volume", None, request, volume_instant).await
-}
-
-async fn volume_range(AxumState(state): AxumState<Arc<State>>, request: Request) -> Response {
-    run(state, "volume_range", None, request, volume_over_range).await
-}
-
-async fn patterns(AxumState(state): AxumState<Arc<State>>, request: Request) -> Response {
-    run(state, "patterns", None, request, mined_patterns).await
-}
-
-async fn detected_labels(AxumState(state): AxumState<Arc<State>>, request: Request) -> Response {
-    run(state, "detected_labels", None, request, labels_detected).await
-}
-
-async fn detected_fields(AxumState(state): AxumState<Arc<State>>, request: Request) -> Response {
-    run(state, "detected_fields", None, request, fields_detected).await
-}
-
-async fn detected_field_values(
-    AxumState(state): AxumState<Arc<State>>,
-    Path(name): Path<String>,
-    request: Request,
-) -> Response {
-    run(state, "detected_field_values", Some(name), request, values_of_field).await
 }
 
 async fn buildinfo(AxumState(state): AxumState<Arc<State>>) -> Response {
