@@ -7,7 +7,7 @@
 //!   sorted by time;
 //! * `part-<first>-<last>.parquet`: a compaction's output, holding the rows
 //!   of every batch file (and earlier output) in that range it merged,
-//!   re-sorted by service then time. Its key-value metadata
+//!   re-sorted by service, message template, host, then time. Its key-value metadata
 //!   ([`BATCHES_KEY`]) lists the batches and their row counts, and its row
 //!   map (beside the index, [`row_map_path`]) where each of their rows went:
 //!   references printed before compaction keep working;
@@ -38,9 +38,9 @@ pub const BATCHES_KEY: &str = "sluice.batches";
 /// The file extension of a compacted file's row map: for each of its rows,
 /// the position the row had among its inputs' rows (in batch table order),
 /// as zigzag varint deltas, zstd-compressed. Compaction re-sorts rows (by
-/// service, then time) and a record's index document still names its batch
-/// and row, so this is how the row is found. Rows of one service keep their
-/// input order, so the deltas are small: about 0.6 bytes a row.
+/// service, template, host, then time) and a record's index document still names its batch
+/// and row, so this is how the row is found. Rows of one template and host
+/// keep their input order, so most deltas are small.
 ///
 /// It lives in the index directory ([`row_map_path`]), not in the Parquet
 /// file: it is the index's pointer into the archive, which engines reading

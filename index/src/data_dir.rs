@@ -133,7 +133,8 @@ pub struct Manifest {
 /// Version 2 adds compaction (see [`crate::archive_files`]): a file
 /// `part-<first>-<last>.parquet` holds the rows of the batch files (and
 /// earlier compacted files) of its partition in that batch range, ordered by
-/// `service` then `timestamp` (its `sorting_columns` say so), and replaces
+/// `service` (its `sorting_columns` say so), then message template, host
+/// and `timestamp`, and replaces
 /// them: it is published before they are deleted, so for that moment (or,
 /// after a crash, until the next start) a glob sees both; Sluice's readers
 /// never do. A version-1 archive is a version-2 archive without compacted

@@ -215,22 +215,30 @@ pub struct GroupKey {
 impl GroupKey {
     pub fn of(record: &Record<'_>) -> GroupKey {
         use std::hash::{Hash, Hasher};
-        /// Enough words to tell templates apart, few enough to stop before
-        /// the first variable in most messages.
-        const TEMPLATE_WORDS: usize = 4;
-        // FxHash: seedless, so a record groups the same way in every run,
-        // and a few times cheaper than SipHash, which took 1.3% of ingest's
-        // CPU here.
         let mut service = rustc_hash::FxHasher::default();
         record.service.as_deref().hash(&mut service);
-        let mut template = rustc_hash::FxHasher::default();
-        let message = record.message.as_deref().unwrap_or("");
-        let words = message.split_ascii_whitespace().filter(|word| word.bytes().all(|b| b.is_ascii_alphabetic()));
-        for word in words.take(TEMPLATE_WORDS) {
-            word.hash(&mut template);
-        }
-        GroupKey { producer: record.producer, service: service.finish(), template: template.finish() }
+        let template = template_key(record.message.as_deref().unwrap_or(""));
+        GroupKey { producer: record.producer, service: service.finish(), template }
     }
+}
+
+/// A message's template, as a hash: its first few words made only of
+/// letters, before the variables. Records with the same key share most of
+/// their words; ingest groups index documents by it, and compaction orders
+/// archive rows by it.
+pub fn template_key(message: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    /// Enough words to tell templates apart, few enough to stop before
+    /// the first variable in most messages.
+    const TEMPLATE_WORDS: usize = 4;
+    // FxHash: seedless, so a record groups the same way in every run, and
+    // a few times cheaper than SipHash, which took 1.3% of ingest's CPU here.
+    let mut template = rustc_hash::FxHasher::default();
+    let words = message.split_ascii_whitespace().filter(|word| word.bytes().all(|b| b.is_ascii_alphabetic()));
+    for word in words.take(TEMPLATE_WORDS) {
+        word.hash(&mut template);
+    }
+    template.finish()
 }
 
 /// Indexing without fieldnorms. Fieldnorms (one byte per document and
