@@ -130,25 +130,17 @@ impl Retention {
     /// When `day` (days since the epoch) goes as a whole: its end plus the
     /// default retention; `None` when the default keeps it forever.
     pub fn expires_at(&self, day: i64) -> Option<SystemTime> {
-        self.keep_seconds.map(|keep| day_end(day) + Duration::from_secs(keep))
+        self.keep_seconds.and_then(|keep| horizon(day, keep))
     }
 
     /// Which records of `day` are past their horizon at `now`; `None` when
     /// none is.
     pub fn doomed(&self, day: i64, now: SystemTime) -> Option<Doomed> {
-        let past = |keep: u64| day_end(day) + Duration::from_secs(keep) <= now;
-        let (expired, kept): (BTreeSet<String>, BTreeSet<String>) = self
-            .services
-            .iter()
-            .map(|(service, &keep)| (service.clone(), past(keep)))
-            .fold((BTreeSet::new(), BTreeSet::new()), |(mut expired, mut kept), (service, is_past)| {
-                if is_past {
-                    expired.insert(service)
-                } else {
-                    kept.insert(service)
-                };
-                (expired, kept)
-            });
+        let past = |keep: u64| horizon(day, keep).is_some_and(|at| at <= now);
+        let services = |expired: bool| -> BTreeSet<String> {
+            self.services.iter().filter(|(_, keep)| past(**keep) == expired).map(|(name, _)| name.clone()).collect()
+        };
+        let (expired, kept) = (services(true), services(false));
         if self.keep_seconds.is_some_and(past) {
             Some(if kept.is_empty() { Doomed::Day } else { Doomed::AllBut(kept) })
         } else {
@@ -159,13 +151,8 @@ impl Retention {
     /// The times the records of `day` go, soonest first, each with what
     /// goes then.
     fn schedule(&self, day: i64) -> Vec<(SystemTime, Doomed)> {
-        let mut times: Vec<SystemTime> = self
-            .services
-            .values()
-            .copied()
-            .chain(self.keep_seconds)
-            .map(|keep| day_end(day) + Duration::from_secs(keep))
-            .collect();
+        let mut times: Vec<SystemTime> =
+            self.services.values().copied().chain(self.keep_seconds).filter_map(|keep| horizon(day, keep)).collect();
         times.sort();
         times.dedup();
         let mut schedule = Vec::new();
@@ -210,6 +197,12 @@ impl Retention {
 
 fn policy_path(dir: &DataDir) -> PathBuf {
     dir.root().join("retention.json")
+}
+
+/// When records of `day` kept `keep` seconds go; `None` past the end of
+/// time (`"200000000000000d"`): never.
+fn horizon(day: i64, keep: u64) -> Option<SystemTime> {
+    day_end(day).checked_add(Duration::from_secs(keep))
 }
 
 fn day_end(day: i64) -> SystemTime {
@@ -651,6 +644,11 @@ mod tests {
         assert_eq!(only_debug.doomed(day, at("2030-01-01")), Some(Doomed::Services(set(&["audit", "debug"]))));
         assert_eq!(only_debug.expires_at(day), None);
         assert_eq!(Retention::with_services(None, &BTreeMap::new()), None);
+        // A horizon past the end of time never comes, and does not panic.
+        let forever = Retention::with_services(Some(days(200_000_000_000_000)), &services).unwrap();
+        assert_eq!(forever.expires_at(day), None);
+        assert_eq!(forever.doomed(day, at("2024-03-07")), Some(Doomed::Services(set(&["debug"]))));
+        assert_eq!(forever.schedule(day).len(), 2);
         // A policy stored before per-service retention still reads.
         let old: Retention = serde_json::from_str(r#"{"keep_seconds":172800}"#).unwrap();
         assert_eq!(old, Retention::new(days(2)));
